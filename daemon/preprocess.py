@@ -1,0 +1,99 @@
+"""Any audio in, the model's input out: the one preprocessing path.
+
+The trainer (labelling, training, evaluation) and the daemon (live and offline)
+all call ``prepare``; nothing else turns audio into model input, so a model
+always sees what it was trained on and the teacher labels what the model sees.
+
+Steps, in order, and why:
+
+1. Reject empty or non-finite input: a NaN sample would become a NaN label or
+   a NaN prediction downstream, silently.
+2. Mix down to mono by averaging channels (a summed stereo pair would clip).
+3. Remove DC by subtracting the mean: cheap, stateless, and for a one-shot of a
+   second or less the signal's own mean is tiny, so only the offset goes.
+4. Resample to 16 kHz with soxr (HQ), the resampler the live stream also uses.
+5. Reject silence (peak below -100 dBFS): nothing to describe, and the teacher
+   refuses it too.
+6. Align on the attack: start ``PREROLL_S`` before the first sample that reaches
+   ``ATTACK_FRACTION`` of the peak, so leading silence or noise never shifts
+   what the convolutional front end sees.
+7. Cut or zero-pad to ``INPUT_LENGTH`` samples (1 s), as the seed did.
+8. Peak-normalise to ``PEAK`` (0.99), as the Freesound one-shot set was. The
+   level is reported separately (peak and RMS dBFS) by the daemon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+from timbrecast.daemon.contract import INPUT_LENGTH, SAMPLE_RATE
+
+PREROLL_S = 0.005
+ATTACK_FRACTION = 0.1
+PEAK = 0.99
+SILENCE_PEAK = 1e-5
+MIN_RATE = 1_000
+MAX_RATE = 768_000
+
+
+class PreprocessError(ValueError):
+    """Audio that cannot become a model input; the message names the problem."""
+
+
+def to_float(audio: np.ndarray) -> np.ndarray:
+    """Samples as float64 in [-1, 1], whatever integer or float type they came in."""
+    samples = np.asarray(audio)
+    if samples.dtype == np.uint8:
+        return (samples.astype(np.float64) - 128.0) / 128.0
+    if np.issubdtype(samples.dtype, np.integer):
+        return samples.astype(np.float64) / float(-np.iinfo(samples.dtype).min)
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples.astype(np.float64, copy=False)
+    raise PreprocessError(f"unsupported sample type {samples.dtype}")
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average the channels of a (frames,) or (frames, channels) array."""
+    samples = to_float(audio)
+    if samples.ndim == 1:
+        return samples
+    if samples.ndim == 2:
+        return samples.mean(axis=1)
+    raise PreprocessError(f"expected (frames,) or (frames, channels) audio, got {samples.shape}")
+
+
+def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono audio at ``SAMPLE_RATE``."""
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise PreprocessError(
+            f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz"
+        )
+    if sample_rate == SAMPLE_RATE:
+        return audio
+    return soxr.resample(audio, sample_rate, SAMPLE_RATE, quality="HQ")
+
+
+def attack_index(audio: np.ndarray) -> int:
+    """Index of the first sample that reaches ``ATTACK_FRACTION`` of the peak."""
+    magnitude = np.abs(audio)
+    return int(np.argmax(magnitude >= ATTACK_FRACTION * magnitude.max()))
+
+
+def prepare(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The model input for one one-shot: float32, shape (``INPUT_LENGTH``,)."""
+    samples = np.asarray(audio)
+    if samples.size == 0:
+        raise PreprocessError("audio is empty")
+    mono = to_mono(samples)
+    if not np.all(np.isfinite(mono)):
+        raise PreprocessError("audio contains NaN or infinite samples")
+    mono = resample(mono - mono.mean(), sample_rate)
+    peak = float(np.abs(mono).max(initial=0.0))
+    if peak < SILENCE_PEAK:
+        raise PreprocessError("audio is silent (peak below -100 dBFS)")
+    start = max(0, attack_index(mono) - round(PREROLL_S * SAMPLE_RATE))
+    clip = np.zeros(INPUT_LENGTH, dtype=np.float32)
+    segment = mono[start : start + INPUT_LENGTH]
+    clip[: segment.size] = segment * (PEAK / np.abs(segment).max())
+    return clip

@@ -1,0 +1,54 @@
+"""What every source of training audio hands the corpus builder.
+
+A source (Debian's Hydrogen kits, the General MIDI kits of Debian's SoundFonts,
+freepats, a user's folder, the synthetic generator) lists ``Hit`` records and can
+render each one from its ``recipe`` alone. The recipe is what the committed
+corpus stores, so a fresh machine regenerates the same audio and checks it
+against the stored content hash before trusting the stored label.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: Coarse instrument classes, used for reporting and for balancing the corpus.
+INSTRUMENT_CLASSES: tuple[str, ...] = (
+    "kick",
+    "snare",
+    "tom",
+    "hihat",
+    "cymbal",
+    "clap",
+    "rim",
+    "cowbell",
+    "hand",
+    "perc",
+    "noise",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One one-shot a source can render.
+
+    ``kit`` is the unit of the train/validation/test split: velocity layers of one
+    drum are near-duplicates, so whole kits go to one side.
+    ``recipe`` is a JSON object (as a canonical string) from which the source
+    renders exactly this audio again.
+    """
+
+    source: str
+    kit: str
+    instrument: str
+    instrument_class: str
+    recipe: str
+
+    @staticmethod
+    def make_recipe(**fields: Any) -> str:
+        """Canonical JSON, so equal recipes are equal strings."""
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+    def recipe_fields(self) -> dict[str, Any]:
+        return json.loads(self.recipe)
