@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import types
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +62,11 @@ def _librosa_bridge(librosa: types.ModuleType) -> types.SimpleNamespace:
         return librosa.onset.onset_detect(y=y, sr=sr, **kwargs)
 
     def resample(y, orig_sr, target_sr, res_type=ORIGINAL_RESAMPLER, **kwargs):
-        return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type=res_type, **kwargs)
+        return librosa.resample(
+            y, orig_sr=orig_sr, target_sr=target_sr, res_type=res_type, **kwargs
+        )
 
-    core = types.SimpleNamespace(
-        stft=librosa.stft, istft=librosa.istft, resample=resample
-    )
+    core = types.SimpleNamespace(stft=librosa.stft, istft=librosa.istft, resample=resample)
     onset = types.SimpleNamespace(onset_strength=onset_strength, onset_detect=onset_detect)
     return types.SimpleNamespace(core=core, onset=onset, decompose=librosa.decompose)
 
@@ -130,7 +131,9 @@ def label(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> TeacherLabel:
         "boominess": tm.timbral_booming,
     }
     values: dict[str, float] = {}
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # pyloudnorm warns of clipping after its -24 LUFS gain; the models expect it.
+        warnings.simplefilter("ignore")
         for name in DESCRIPTORS:
             try:
                 value = float(models[name](samples, fs=fs))

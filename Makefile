@@ -1,0 +1,41 @@
+# Two entry points do everything on a fresh machine (see README):
+#   make demo   runs the main job on the bundled defaults
+#   make test   installs what the tests need and runs the whole suite
+# Both bootstrap .venv from nothing but python3.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The edge install: base dependencies only, as on a Raspberry Pi.
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Everything: training, clients, live capture and the test tools.
+$(VENV)/.all: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train,clients,live,dev]' || { \
+	  echo "install failed: PyAudio needs portaudio19-dev (make system-deps)"; exit 1; }
+	touch $@ $(VENV)/.base
+
+demo: $(VENV)/.base
+	$(BIN)/timbrecastd info
+
+system-deps:
+	sh .ci/system-deps
+
+lint: $(VENV)/.all
+	$(BIN)/ruff check .
+
+test: system-deps $(VENV)/.all
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,20 @@
+"""Exit statuses shared by every timbrecast command (BSD sysexits, as systemd expects).
+
+``systemd/timbrecast.service`` names ``CONFIG`` in ``RestartPreventExitStatus`` so a
+daemon with a bad configuration is not restarted in a loop.
+"""
+
+from __future__ import annotations
+
+OK = 0
+#: Some inputs failed (unreadable audio, a teacher that gave no finite label);
+#: the rest were processed and written.
+DATA = 65
+#: An input file or directory does not exist.
+NO_INPUT = 66
+#: Something the command needs is not installed (a runtime, an extra).
+UNAVAILABLE = 69
+#: A bug: an unexpected exception.
+SOFTWARE = 70
+#: Bad configuration: an unknown key, a wrong type, a model the daemon cannot honour.
+CONFIG = 78

@@ -1,0 +1,65 @@
+"""The TFLite interpreter, from whichever runtime is installed.
+
+Order of preference: ai-edge-litert (current, wheels for x86_64 and aarch64),
+tflite-runtime (older boards and Pythons where only it exists), then
+TensorFlow's own interpreter (a training machine). Nothing is imported until an
+interpreter is actually needed, and a missing runtime is reported then, by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+#: (runtime name, module that holds ``Interpreter``), best first.
+RUNTIMES: tuple[tuple[str, str], ...] = (
+    ("ai-edge-litert", "ai_edge_litert.interpreter"),
+    ("tflite-runtime", "tflite_runtime.interpreter"),
+    ("tensorflow", "tensorflow.lite"),
+)
+
+
+class RuntimeUnavailable(ImportError):
+    """No TFLite runtime is installed, or not the one asked for."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime that is installed: its name and its ``Interpreter`` class."""
+
+    name: str
+    interpreter_class: Any
+
+
+def installed() -> list[str]:
+    """Names of the runtimes installed here, best first, without importing them."""
+    return [name for name, module in RUNTIMES if _spec_exists(module)]
+
+
+def _spec_exists(module: str) -> bool:
+    """Whether ``module``'s top-level package is installed.
+
+    Only the top level is looked up: ``find_spec`` of a dotted name imports the
+    parents, and importing TensorFlow to ask whether it exists costs seconds.
+    """
+    return importlib.util.find_spec(module.partition(".")[0]) is not None
+
+
+def load(preferred: str | None = None) -> Runtime:
+    """The best installed runtime, or ``preferred`` if named."""
+    candidates = [r for r in RUNTIMES if preferred in (None, r[0])]
+    if not candidates:
+        names = ", ".join(name for name, _ in RUNTIMES)
+        raise RuntimeUnavailable(f"unknown runtime {preferred!r} (known: {names})")
+    for name, module in candidates:
+        if not _spec_exists(module):
+            continue
+        return Runtime(name=name, interpreter_class=importlib.import_module(module).Interpreter)
+    raise RuntimeUnavailable(
+        "no TFLite runtime installed: pip install ai-edge-litert "
+        "(or tflite-runtime where ai-edge-litert has no wheel)"
+        if preferred is None
+        else f"runtime {preferred} is not installed"
+    )

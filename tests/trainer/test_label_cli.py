@@ -1,0 +1,128 @@
+"""``trainer label`` end to end: parallel, cached, resumable, and honest about failures."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.conftest import script
+from timbrecast.daemon import audiofile
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.exitcodes import DATA, NO_INPUT
+from timbrecast.daemon.preprocess import prepare
+from timbrecast.trainer.teacher import label
+
+SAMPLE = ("synth-kick-0.wav", "synth-hat-3.wav", "gmrockkit-Snare-Hard.wav", "synth-tonal-1.wav")
+
+
+def run_label(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [script("trainer"), "label", *args, "--quiet"], capture_output=True, text=True, timeout=600
+    )
+
+
+def read_rows(path: Path) -> dict[str, list[float]]:
+    with path.open() as handle:
+        return {
+            Path(r["path"]).name: [float(r[d]) for d in DESCRIPTORS] for r in csv.DictReader(handle)
+        }
+
+
+@pytest.fixture
+def clips(parity_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in SAMPLE:
+        shutil.copy(parity_dir / name, folder / name)
+    return folder
+
+
+def test_labels_are_the_teachers_on_the_model_input(clips: Path, tmp_path: Path) -> None:
+    out = tmp_path / "labels.csv"
+    result = run_label(
+        str(clips), "--out", str(out), "--jobs", "2", "--cache", str(tmp_path / "c.db")
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out)
+    assert sorted(rows) == sorted(SAMPLE)
+    for name, got in rows.items():
+        audio = audiofile.read(clips / name)
+        expected = label(prepare(audio.frames, audio.sample_rate)).as_tuple()
+        assert np.abs(np.subtract(got, expected)).max() <= 1e-4, name
+    again = run_label(str(clips), "--out", str(out), "--cache", str(tmp_path / "c.db"))
+    assert again.returncode == 0
+    assert f"({len(SAMPLE)} from the cache)" in again.stderr
+    assert read_rows(out) == rows
+
+
+def test_a_killed_run_resumes_without_relabelling(parity_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "c.db"
+    out = tmp_path / "labels.csv"
+    process = subprocess.Popen(
+        [
+            script("trainer"),
+            "label",
+            str(parity_dir),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--cache",
+            str(cache),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and done < 3:
+        time.sleep(0.2)
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    done = db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+                except sqlite3.OperationalError:
+                    done = 0
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert done >= 3, "the labeller never committed a result"
+    result = run_label(str(parity_dir), "--out", str(out), "--jobs", "2", "--cache", str(cache))
+    assert result.returncode == 0, result.stderr
+    from_cache = int(result.stderr.split("(")[1].split(" from the cache")[0])
+    assert done <= from_cache < 40
+    assert len(read_rows(out)) == 40
+
+
+def test_failures_are_listed_and_set_the_exit_status(clips: Path, tmp_path: Path) -> None:
+    soundfile.write(clips / "silent.wav", np.zeros(8000, dtype=np.float32), 16000)
+    nan = np.zeros(8000, dtype=np.float32)
+    nan[100] = np.nan
+    soundfile.write(clips / "nan.wav", nan, 16000, subtype="FLOAT")
+    (clips / "broken.wav").write_text("not audio")
+    out = tmp_path / "labels.csv"
+    result = run_label(str(clips), "--out", str(out), "--cache", str(tmp_path / "c.db"))
+    assert result.returncode == DATA
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 3
+    assert any("silent.wav: audio is silent" in line for line in skipped)
+    assert any("nan.wav: audio contains NaN" in line for line in skipped)
+    assert any("broken.wav" in line and "not readable as audio" in line for line in skipped)
+    assert f"labelled {len(SAMPLE)} of {len(SAMPLE) + 3} clips" in result.stderr
+    assert len(read_rows(out)) == len(SAMPLE)
+
+
+def test_a_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_label(str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == NO_INPUT
+    assert result.stderr.strip().count("\n") == 0
+    assert "nowhere: no such file or directory" in result.stderr

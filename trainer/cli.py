@@ -1,0 +1,148 @@
+"""``trainer``: build the labelled corpus, train, evaluate and export the model."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from timbrecast.daemon import audiofile, exitcodes
+from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
+from timbrecast.daemon.preprocess import PreprocessError, prepare
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3"})
+
+DESCRIPTION = """\
+timbrecast trainer: labels drum one-shots with the AudioCommons timbral models
+(the teacher), builds the corpus, trains the seven-descriptor CNN and exports it
+for the daemon.
+"""
+
+EPILOG = """\
+examples:
+  trainer label ~/samples/kicks --out kicks.csv
+  trainer label a.wav b.flac --out labels.csv --jobs 2
+
+exit statuses: 0 ok, 65 some inputs failed (the rest are written),
+66 an input path is missing, 69 the train extra is not installed.
+"""
+
+
+class InputMissing(FileNotFoundError):
+    """A path named on the command line does not exist."""
+
+
+def audio_files(paths: list[Path]) -> list[Path]:
+    """The audio files named, and those below the directories named, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputMissing(f"{path}: no such file or directory")
+    return found
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    """Label every clip with the teacher, on the exact model input."""
+    from tqdm import tqdm
+
+    from timbrecast.trainer.labelcache import LabelCache, clip_key, default_path
+    from timbrecast.trainer.labeler import Clip, label_clips
+
+    files = audio_files(args.paths)
+    failures: list[tuple[str, str]] = []
+    progress = tqdm(total=len(files), unit="clip", desc="labelling", disable=args.quiet)
+
+    def clips() -> Iterator[Clip]:
+        for path in files:
+            try:
+                audio = audiofile.read(path)
+                model_input = prepare(audio.frames, audio.sample_rate)
+            except (audiofile.AudioFileError, PreprocessError) as exc:
+                failures.append((str(path), str(exc)))
+                progress.update(1)
+                continue
+            yield Clip(str(path), clip_key(model_input), model_input)
+
+    cache = LabelCache(args.cache or default_path())
+    labelled = from_cache = 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", newline="") as handle, progress:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "key", *DESCRIPTORS])
+        for outcome in label_clips(clips(), cache, args.jobs):
+            progress.update(1)
+            if outcome.values is None:
+                failures.append((outcome.name, f"teacher: {outcome.error}"))
+                continue
+            writer.writerow([outcome.name, outcome.key, *(f"{v:.4f}" for v in outcome.values)])
+            labelled += 1
+            from_cache += outcome.cached
+    cache.close()
+    for name, reason in failures:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(
+        f"labelled {labelled} of {len(files)} clips ({from_cache} from the cache), "
+        f"{len(failures)} skipped; wrote {args.out}",
+        file=sys.stderr,
+    )
+    return exitcodes.DATA if failures else exitcodes.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainer",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    label = commands.add_parser(
+        "label",
+        help="label one-shots with the AudioCommons teacher",
+        description=(
+            "Label each clip with timbral_models 0.4.0 on its exact model input "
+            f"(mono, {SAMPLE_RATE} Hz, attack-aligned, 1 s, peak-normalised). Results are "
+            "cached by content, so a killed run resumes and a repeated one is instant. "
+            "Clips the teacher cannot label are listed with the reason and left out."
+        ),
+        epilog="example: trainer label ~/samples --out labels.csv --jobs 2",
+    )
+    label.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    label.add_argument("--out", type=Path, required=True, help="CSV to write")
+    label.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: all cores)",
+    )
+    label.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
+    label.add_argument("--quiet", action="store_true", help="no progress bar")
+    label.set_defaults(func=cmd_label)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return exitcodes.OK
+    try:
+        return args.func(args)
+    except InputMissing as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return exitcodes.NO_INPUT
+    except ImportError as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return exitcodes.UNAVAILABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A persistent cache of teacher labels, keyed by the content of the model input.
+
+Labelling costs ~0.4 s of CPU per clip, so a corpus is labelled once: every
+result (a label, or the teacher's reason for giving none) is committed the moment
+it arrives, and a run that is killed resumes where it stopped. Keys are content
+hashes of the exact model input, so a renamed file is not relabelled and a changed
+one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon.contract import DESCRIPTORS
+
+
+def clip_key(clip: np.ndarray) -> str:
+    """SHA-256 of the model input quantised to 16 bits (what a cached WAV holds)."""
+    quantised = np.round(np.clip(clip, -1.0, 1.0) * 32767.0).astype("<i2")
+    return hashlib.sha256(quantised.tobytes()).hexdigest()
+
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "timbrecast" / "labels.sqlite"
+
+
+@dataclass(frozen=True)
+class CachedLabel:
+    """A cached outcome: the seven values, or the reason there are none."""
+
+    values: tuple[float, ...] | None
+    error: str | None
+    seconds: float
+
+
+class LabelCache:
+    """SQLite in WAL mode: safe against a kill between commits, cheap per commit."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        columns = ", ".join(f"{name} REAL" for name in DESCRIPTORS)
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, {columns}, "
+            "error TEXT, seconds REAL NOT NULL)"
+        )
+        self._db.commit()
+
+    def get(self, key: str) -> CachedLabel | None:
+        row = self._db.execute(
+            f"SELECT {', '.join(DESCRIPTORS)}, error, seconds FROM labels WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        *values, error, seconds = row
+        return CachedLabel(None if error else tuple(values), error, seconds)
+
+    def put(self, key: str, entry: CachedLabel) -> None:
+        values = entry.values or (None,) * len(DESCRIPTORS)
+        placeholders = ", ".join("?" * (len(DESCRIPTORS) + 3))
+        self._db.execute(
+            f"INSERT OR REPLACE INTO labels VALUES ({placeholders})",
+            (key, *values, entry.error, entry.seconds),
+        )
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
