@@ -29,3 +29,66 @@ def parity_dir() -> Path:
     if not PARITY.is_dir():
         pytest.fail(f"teacher-parity fixture missing at {PARITY} (../shared beside the repo)")
     return PARITY
+
+
+@pytest.fixture(scope="session")
+def drum_clips(parity_dir: Path):
+    """The 40 parity one-shots as model inputs: real and synthetic drum audio."""
+    import numpy as np
+
+    from timbrecast.daemon import audiofile
+    from timbrecast.daemon.preprocess import prepare
+
+    clips = []
+    for path in sorted(parity_dir.glob("*.wav")):
+        audio = audiofile.read(path)
+        clips.append(prepare(audio.frames, audio.sample_rate))
+    return np.stack(clips)
+
+
+@pytest.fixture(scope="session")
+def tiny_keras(drum_clips):
+    """A small conv net with random but fixed weights, with the seed's input shape."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(7)
+    inputs = tf.keras.Input((16000, 1))
+    x = tf.keras.layers.Conv1D(7, 7, strides=4, activation="relu")(inputs)
+    x = tf.keras.layers.MaxPooling1D(4)(x)
+    x = tf.keras.layers.Conv1D(7, 7, activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling1D()(x)
+    outputs = tf.keras.layers.Dense(7)(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def contract_for(raw: bytes, **changes):
+    from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION
+    from timbrecast.daemon.modelfile import ModelContract
+    from timbrecast.trainer.export import model_id
+
+    fields = {
+        "model_id": model_id("tiny", "test", raw),
+        "architecture": "tiny",
+        "descriptors": DESCRIPTORS,
+        "normalisation": {k: (v.low, v.high) for k, v in NORMALISATION.items()},
+        "sample_rate": 16000,
+        "input_length": 16000,
+        "preprocess_version": 1,
+    }
+    fields.update(changes)
+    return ModelContract(**fields)
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tiny_keras, drum_clips, tmp_path_factory) -> dict[str, Path]:
+    """The tiny model exported as int8 and as float, each carrying its contract."""
+    from timbrecast.trainer.export import convert, embed_contract
+
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for quantize in ("int8", "none"):
+        raw = convert(tiny_keras, quantize, drum_clips[:32])
+        path = folder / f"tiny-{quantize}.tflite"
+        path.write_bytes(embed_contract(raw, contract_for(raw)))
+        paths[quantize] = path
+    return paths

@@ -1,0 +1,96 @@
+"""The timbre model at run time: load, check its contract, predict in batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon import runtime
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.modelfile import ModelContract, ModelContractError, read_contract
+
+
+class Model:
+    """A checked model and two interpreters: one for single hits, one for backlogs.
+
+    A single hit is the common case and must not wait for a batch; a backlog
+    (a fast roll, a file analysed as fast as possible) goes through ``batch`` clips
+    per invoke, which costs far less than one invoke per clip.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        runtime_name: str | None = None,
+        threads: int = 1,
+        batch: int = 8,
+    ) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise ModelContractError(f"model {path}: no such file")
+        content = path.read_bytes()
+        self.path = path
+        self.contract: ModelContract = read_contract(content)
+        self.runtime = runtime.load(runtime_name)
+        self.batch = max(1, batch)
+        try:
+            self._single = self._interpreter(content, threads, 1)
+            self._batched = self._interpreter(content, threads, self.batch)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelContractError(
+                f"model {path}: {self.runtime.name} cannot load it ({exc})"
+            ) from exc
+        low = np.array([self.contract.normalisation[d][0] for d in self.contract.descriptors])
+        high = np.array([self.contract.normalisation[d][1] for d in self.contract.descriptors])
+        self._low, self._span = low, high - low
+        self._order = [self.contract.descriptors.index(d) for d in DESCRIPTORS]
+
+    @property
+    def model_id(self) -> str:
+        return self.contract.model_id
+
+    def _interpreter(self, content: bytes, threads: int, batch: int):
+        interpreter = self.runtime.interpreter_class(model_content=content, num_threads=threads)
+        detail = interpreter.get_input_details()[0]
+        shape = list(detail["shape"])
+        if len(shape) not in (2, 3) or shape[1] != self.contract.input_length:
+            raise ModelContractError(
+                f"model {self.path}: input shape {shape} does not take "
+                f"{self.contract.input_length} samples"
+            )
+        if batch != shape[0]:
+            shape[0] = batch
+            interpreter.resize_tensor_input(detail["index"], shape)
+        interpreter.allocate_tensors()
+        return interpreter
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        """Descriptors (0-100, in ``DESCRIPTORS`` order) for (n, input_length) clips."""
+        clips = np.asarray(clips, dtype=np.float32).reshape(-1, self.contract.input_length)
+        if len(clips) == 1:
+            return self._run(self._single, clips)
+        out = []
+        for start in range(0, len(clips), self.batch):
+            chunk = clips[start : start + self.batch]
+            padded = np.zeros((self.batch, clips.shape[1]), dtype=np.float32)
+            padded[: len(chunk)] = chunk
+            out.append(self._run(self._batched, padded)[: len(chunk)])
+        return np.concatenate(out)
+
+    def _run(self, interpreter, clips: np.ndarray) -> np.ndarray:
+        source = interpreter.get_input_details()[0]
+        target = interpreter.get_output_details()[0]
+        data = clips.reshape(source["shape"])
+        if source["dtype"] != np.float32:
+            scale, zero = source["quantization"]
+            info = np.iinfo(source["dtype"])
+            data = np.clip(np.round(data / scale + zero), info.min, info.max)
+        interpreter.set_tensor(source["index"], data.astype(source["dtype"]))
+        interpreter.invoke()
+        raw = interpreter.get_tensor(target["index"]).astype(np.float32)
+        if target["dtype"] != np.float32:
+            scale, zero = target["quantization"]
+            raw = (raw - zero) * scale
+        values = self._low + raw.reshape(len(clips), -1) * self._span
+        return np.clip(values[:, self._order], 0.0, 100.0)
