@@ -70,6 +70,7 @@ class Status:
     queue_depth: int
     inference_ms: float
     model_id: str
+    skipped: int = 0
     state: str = "running"
 
 

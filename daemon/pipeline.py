@@ -1,0 +1,241 @@
+"""The one pipeline: audio blocks in, onset and timbre events out.
+
+``Pipeline.process`` takes blocks of any size from any source: the live audio
+callback's queue, a file paced in real time, a file read as fast as possible,
+raw PCM on stdin. Everything after that is the same code, so what ``analyze``
+measures on a file is what the daemon does live.
+
+Per channel: an ``OnsetDetector`` and a ``Segmenter`` at the native rate. An
+onset is sent at once (a synth can trigger on it); its one-shot goes to the
+inference worker, which runs whatever has queued up as one batch and sends a
+timbre event per hit. Every hit is counted, and so is every one not described.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.model import Model
+from timbrecast.daemon.onset import DetectorSettings, OnsetDetector
+from timbrecast.daemon.preprocess import PreprocessError, prepare
+from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
+from timbrecast.daemon.segment import Segment, Segmenter
+
+Sink = Callable[[Event], None]
+STATUS_INTERVAL_S = 1.0
+
+
+def dbfs(value: float) -> float:
+    return float(20.0 * np.log10(max(value, 1e-10)))
+
+
+def levels(audio: np.ndarray) -> tuple[float, float]:
+    """Peak and RMS of ``audio`` in dBFS (-200 for digital silence)."""
+    if audio.size == 0:
+        return -200.0, -200.0
+    samples = audio.astype(np.float64)
+    return dbfs(float(np.abs(samples).max())), dbfs(float(np.sqrt(np.mean(samples**2))))
+
+
+@dataclass
+class Counters:
+    """Per source: what was heard and what became of it."""
+
+    hits: int = 0
+    described: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: str
+    seq: int
+    unix_ns: int
+    segment: Segment
+
+
+class _Channel:
+    def __init__(self, name: str, rate: int, settings: DetectorSettings, full_second: bool) -> None:
+        self.name = name
+        self.detector = OnsetDetector(rate, settings)
+        self.segmenter = Segmenter(rate, settings.floor_db, full_second)
+        self.counters = Counters()
+        #: Onset sample -> sequence number, until its one-shot is queued.
+        self.seq_of: dict[int, int] = {}
+
+
+class Pipeline:
+    """Onset detection, segmenting and inference for one multichannel stream."""
+
+    def __init__(
+        self,
+        model: Model,
+        sample_rate: int,
+        sources: list[str],
+        sink: Sink,
+        settings: DetectorSettings | None = None,
+        full_second: bool = False,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.model = model
+        self.sample_rate = sample_rate
+        self.sink = sink
+        self.clock = clock
+        self.settings = settings or DetectorSettings()
+        self.channels = [_Channel(n, sample_rate, self.settings, full_second) for n in sources]
+        self.overruns = 0
+        self.inference_ms = 0.0
+        self.batches = 0
+        self.state = "running"
+        self._anchor: tuple[int, int] | None = None
+        self._samples = 0
+        self._started = time.monotonic()
+        self._next_status = self._started + STATUS_INTERVAL_S
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._infer, name="inference", daemon=True)
+        self._worker.start()
+
+    def reload(self, settings: DetectorSettings) -> None:
+        """New detection settings from the next block on; nothing is reopened."""
+        self.settings = settings
+        for channel in self.channels:
+            channel.detector.settings = settings
+            channel.segmenter.floor_db = settings.floor_db
+
+    def process(self, frames: np.ndarray, unix_ns: int | None = None) -> None:
+        """Feed (frames, channels) float samples; ``unix_ns`` is when the first was heard."""
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.ndim == 1:
+            frames = frames[:, None]
+        if frames.shape[1] != len(self.channels):
+            raise ValueError(f"expected {len(self.channels)} channels, got {frames.shape[1]}")
+        if unix_ns is not None or self._anchor is None:
+            self._anchor = (self._samples, unix_ns if unix_ns is not None else self.clock())
+        for index, channel in enumerate(self.channels):
+            samples = frames[:, index]
+            onsets = channel.detector.process(samples)
+            segments = channel.segmenter.process(samples, onsets)
+            for onset in onsets:
+                self._announce(channel, onset.sample, channel.segmenter)
+            self._queue(channel, segments)
+        self._samples += frames.shape[0]
+        self.tick()
+
+    def finish(self) -> None:
+        """End of stream: cut what is open, describe everything, stop the worker."""
+        for channel in self.channels:
+            self._queue(channel, channel.segmenter.flush())
+        self._jobs.put(None)
+        self._worker.join()
+        self.publish_status()
+
+    def tick(self) -> None:
+        """Send status when a second has passed (also called when no audio comes)."""
+        now = time.monotonic()
+        if now >= self._next_status:
+            self._next_status = now + STATUS_INTERVAL_S
+            self.publish_status()
+
+    def publish_status(self) -> None:
+        for channel in self.channels:
+            self.sink(
+                Status(
+                    source=channel.name,
+                    uptime_s=time.monotonic() - self._started,
+                    hits=channel.counters.hits,
+                    drops=0,
+                    overruns=self.overruns,
+                    queue_depth=self._jobs.qsize(),
+                    inference_ms=self.inference_ms,
+                    model_id=self.model.model_id,
+                    skipped=channel.counters.skipped,
+                    state=self.state,
+                )
+            )
+
+    def _unix_ns(self, sample: int) -> int:
+        assert self._anchor is not None
+        anchor_sample, anchor_ns = self._anchor
+        return anchor_ns + round((sample - anchor_sample) * 1e9 / self.sample_rate)
+
+    def _announce(self, channel: _Channel, sample: int, segmenter: Segmenter) -> None:
+        seq = channel.counters.hits
+        channel.counters.hits += 1
+        channel.seq_of[sample] = seq
+        peak, rms = levels(segmenter.audio_from(sample))
+        self.sink(
+            Onset(
+                source=channel.name,
+                seq=seq,
+                stream_time_s=sample / self.sample_rate,
+                unix_ns=self._unix_ns(sample),
+                peak_dbfs=peak,
+                rms_dbfs=rms,
+            )
+        )
+
+    def _queue(self, channel: _Channel, segments: list[Segment]) -> None:
+        for segment in segments:
+            seq = channel.seq_of.pop(segment.onset.sample)
+            self._jobs.put(_Job(channel.name, seq, self._unix_ns(segment.onset.sample), segment))
+
+    def _infer(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < self.model.batch:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._jobs.put(None)
+                    break
+                jobs.append(more)
+            self._describe(jobs)
+
+    def _describe(self, jobs: list[_Job]) -> None:
+        clips, ready = [], []
+        for job in jobs:
+            channel = self._channel(job.source)
+            try:
+                clips.append(prepare(job.segment.audio, self.sample_rate))
+                ready.append(job)
+            except PreprocessError:
+                channel.counters.skipped += 1
+        if not clips:
+            return
+        started = time.perf_counter()
+        values = self.model.predict(np.stack(clips))
+        self.inference_ms = (time.perf_counter() - started) * 1000.0 / len(clips)
+        self.batches += len(clips) > 1
+        for job, row in zip(ready, values, strict=True):
+            channel = self._channel(job.source)
+            channel.counters.described += 1
+            peak, rms = levels(job.segment.audio)
+            self.sink(
+                Timbre(
+                    source=job.source,
+                    seq=job.seq,
+                    stream_time_s=job.segment.onset.sample / self.sample_rate,
+                    unix_ns=job.unix_ns,
+                    peak_dbfs=peak,
+                    rms_dbfs=rms,
+                    descriptors={name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)},
+                    audio_s=job.segment.audio.size / self.sample_rate,
+                    model_id=self.model.model_id,
+                    latency_ms=(self.clock() - job.unix_ns) / 1e6,
+                )
+            )
+
+    def _channel(self, name: str) -> _Channel:
+        return next(c for c in self.channels if c.name == name)
