@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+#: File name endings taken for audio when a folder is scanned.
+SUFFIXES = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3"})
+
 
 class AudioFileError(OSError):
     """A file that cannot be read as audio; the message names the file and why."""
@@ -27,6 +30,17 @@ class Audio:
     @property
     def duration_s(self) -> float:
         return self.frames.shape[0] / self.sample_rate
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """The files named, and the audio files below the folders named, in order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += [p for p in sorted(path.rglob("*")) if p.suffix.lower() in SUFFIXES]
+        else:
+            found.append(path)
+    return found
 
 
 def read(path: str | Path) -> Audio:

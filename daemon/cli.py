@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import sys
+import threading
 from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
 
 from timbrecast.daemon import audiofile, bundled, exitcodes, runtime
 from timbrecast.daemon.contract import (
@@ -14,6 +21,15 @@ from timbrecast.daemon.contract import (
     PREPROCESS_VERSION,
     SAMPLE_RATE,
 )
+from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
+from timbrecast.daemon.model import Model
+from timbrecast.daemon.modelfile import ModelContractError
+from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.daemon.pipeline import Pipeline, levels
+from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
+from timbrecast.daemon.progress import Progress
+from timbrecast.daemon.protocol import Event, Timbre
+from timbrecast.daemon.publisher import DEFAULT_ENDPOINT, Publisher, PublisherError
 
 DESCRIPTION = """\
 timbrecast daemon: hears each drum hit in a live audio stream, estimates seven
@@ -24,7 +40,11 @@ every hit over ZeroMQ.
 
 EPILOG = """\
 examples:
-  timbrecastd info            what is installed: contract, runtimes, model, demo
+  timbrecastd info                          what is installed: runtimes, model, demo
+  timbrecastd analyze take1.wav --jsonl hits.jsonl
+  timbrecastd analyze --oneshot samples/*.wav --jsonl tags.jsonl
+  timbrecastd run --file take1.wav          publish a file's hits in real time
+  arecord -f S16_LE -r 48000 -c 2 | timbrecastd run --stdin --rate 48000 --channels 2
 
 exit statuses: 0 ok, 65 some inputs failed, 66 input missing,
 69 something needed is not installed, 70 internal error, 78 configuration.
@@ -62,6 +82,220 @@ def cmd_info(_: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+class ConfigError(ValueError):
+    """A flag or setting the daemon cannot use (exit status 78)."""
+
+
+def load_model(args: argparse.Namespace) -> Model:
+    """The model named by ``--model``, or the bundled default."""
+    path = args.model
+    if path is None:
+        models = bundled.models()
+        if not models:
+            raise ConfigError("no model given and none bundled: pass --model FILE.tflite")
+        path = models[0]
+    return Model(path, runtime_name=args.runtime, threads=args.threads)
+
+
+def detector_settings(args: argparse.Namespace) -> DetectorSettings:
+    try:
+        return DetectorSettings(args.threshold, args.floor_db, args.min_interval)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def hit_record(name: str, event: Timbre) -> dict[str, Any]:
+    """One hit as ``analyze`` writes it (one JSON object per line)."""
+    return {
+        "file": name,
+        "seq": event.seq,
+        "onset_s": round(event.stream_time_s, 6),
+        "peak_dbfs": round(event.peak_dbfs, 2),
+        "rms_dbfs": round(event.rms_dbfs, 2),
+        "audio_s": round(event.audio_s, 4),
+        "descriptors": {k: round(v, 3) for k, v in event.descriptors.items()},
+        "model_id": event.model_id,
+    }
+
+
+def analyze_file(
+    path: Path, model: Model, settings: DetectorSettings, full_second: bool
+) -> list[dict[str, Any]]:
+    """Every hit in a file, through the live pipeline fed as fast as it goes."""
+    source = FileInput(path, realtime=False, block=4096)
+    described: list[Timbre] = []
+    lock = threading.Lock()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Timbre):
+            with lock:
+                described.append(event)
+
+    pipeline = Pipeline(model, source.sample_rate, [path.stem], sink, settings, full_second)
+    for block in source:
+        pipeline.process(block.frames.mean(axis=1, keepdims=True), block.unix_ns)
+    pipeline.finish()
+    return [hit_record(str(path), e) for e in sorted(described, key=lambda e: e.seq)]
+
+
+def oneshot_records(paths: list[Path], model: Model, skipped: list[str]) -> list[dict[str, Any]]:
+    """Each file as one hit: the fast way to tag a sample library."""
+    records: list[dict[str, Any]] = []
+    progress = Progress(len(paths), "tagging")
+    batch: list[tuple[Path, np.ndarray, dict[str, Any]]] = []
+
+    def run_batch() -> None:
+        values = model.predict(np.stack([clip for _, clip, _ in batch]))
+        for (_, _, record), row in zip(batch, values, strict=True):
+            record["descriptors"] = {
+                k: round(float(v), 3) for k, v in zip(DESCRIPTORS, row, strict=True)
+            }
+            records.append(record)
+        batch.clear()
+
+    for path in paths:
+        try:
+            audio = audiofile.read(path)
+            clip = prepare(audio.frames, audio.sample_rate)
+        except (audiofile.AudioFileError, PreprocessError) as exc:
+            skipped.append(f"{path}: {exc}")
+            progress.update()
+            continue
+        mono = to_mono(audio.frames)
+        peak, rms = levels(mono)
+        record = {
+            "file": str(path),
+            "onset_s": round(attack_index(mono) / audio.sample_rate, 6),
+            "peak_dbfs": round(peak, 2),
+            "rms_dbfs": round(rms, 2),
+            "audio_s": round(min(mono.size / audio.sample_rate, 1.0), 4),
+        }
+        batch.append((path, clip, record))
+        if len(batch) == model.batch:
+            run_batch()
+        progress.update()
+    if batch:
+        run_batch()
+    progress.close()
+    return records
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Hits of files as JSON lines: onset, level, the seven descriptors."""
+    model = load_model(args)
+    settings = detector_settings(args)
+    paths = audiofile.expand(args.files)
+    skipped: list[str] = []
+    out: TextIO = args.jsonl.open("w") if args.jsonl else sys.stdout
+    hits = 0
+    try:
+        if args.oneshot:
+            records = oneshot_records(paths, model, skipped)
+        else:
+            records = []
+            progress = Progress(len(paths), "analysing")
+            for path in paths:
+                try:
+                    records += analyze_file(path, model, settings, args.full_second)
+                except (audiofile.AudioFileError, OSError) as exc:
+                    skipped.append(f"{path}: {exc}")
+                progress.update()
+            progress.close()
+        for record in records:
+            out.write(json.dumps(record) + "\n")
+            hits += 1
+    finally:
+        if args.jsonl:
+            out.close()
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    print(
+        f"{hits} hits from {len(paths) - len(skipped)} of {len(paths)} files, "
+        f"{len(skipped)} skipped (model {model.model_id})",
+        file=sys.stderr,
+    )
+    return exitcodes.DATA if skipped else exitcodes.OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Listen and publish until the input ends or SIGTERM/SIGINT."""
+    model = load_model(args)
+    settings = detector_settings(args)
+    if args.file is not None:
+        source: FileInput | PcmInput = FileInput(args.file, realtime=not args.fast)
+    elif args.stdin:
+        source = PcmInput(args.rate, args.channels, args.format)
+    else:
+        raise ConfigError("choose an input: --file PATH or --stdin")
+    names = (
+        args.sources.split(",") if args.sources else [f"in{i + 1}" for i in range(source.channels)]
+    )
+    if len(names) != source.channels:
+        raise ConfigError(f"--sources names {len(names)} sources for {source.channels} channels")
+    publisher = Publisher(args.endpoint, hwm=args.hwm)
+    pipeline = Pipeline(model, source.sample_rate, names, publisher, settings, args.full_second)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    print(
+        f"timbrecastd: {model.model_id} on {model.runtime.name}, {len(names)} source(s) "
+        f"at {source.sample_rate} Hz, publishing on {args.endpoint}",
+        file=sys.stderr,
+    )
+    for block in source:
+        pipeline.process(block.frames, block.unix_ns)
+        if stop.is_set():
+            break
+    pipeline.finish()
+    publisher.close()
+    return exitcodes.OK
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, help="a .tflite exported by `trainer export`")
+    group.add_argument(
+        "--runtime",
+        choices=[name for name, _ in runtime.RUNTIMES],
+        help="TFLite runtime (default: the best installed)",
+    )
+    group.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+
+
+def add_detector_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = DetectorSettings()
+    group = parser.add_argument_group("onset detection")
+    group.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help=f"flux above the adaptive median for a hit; lower is more sensitive "
+        f"(default {defaults.threshold})",
+    )
+    group.add_argument(
+        "--floor-db",
+        type=float,
+        default=defaults.floor_db,
+        help=f"quieter frames never start a hit, and hits end when they decay to it "
+        f"(default {defaults.floor_db} dBFS)",
+    )
+    group.add_argument(
+        "--min-interval",
+        type=float,
+        default=defaults.min_interval_s,
+        help=f"retrigger guard in seconds (default {defaults.min_interval_s})",
+    )
+    group.add_argument(
+        "--full-second",
+        action="store_true",
+        help="always cut 1 s per hit, overlapping the next (the seed's behaviour)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timbrecastd",
@@ -75,6 +309,50 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="show the contract, installed runtimes, bundled model and demo"
     )
     info.set_defaults(func=cmd_info)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="hits of audio files as JSON lines (the live pipeline, as fast as it goes)",
+        description="Run the daemon's own pipeline over files as fast as possible and "
+        "write one JSON object per hit: file, onset_s, peak_dbfs, rms_dbfs, descriptors.",
+        epilog="examples:\n  timbrecastd analyze take1.wav --jsonl hits.jsonl\n"
+        "  timbrecastd analyze --oneshot ~/samples --jsonl tags.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    analyze.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files or folders")
+    analyze.add_argument("--jsonl", type=Path, help="write here instead of standard output")
+    analyze.add_argument(
+        "--oneshot",
+        action="store_true",
+        help="each file is one hit, no onset detection (tagging a sample library)",
+    )
+    add_model_flags(analyze)
+    add_detector_flags(analyze)
+    analyze.set_defaults(func=cmd_analyze)
+
+    run = commands.add_parser(
+        "run",
+        help="listen and publish every hit over ZeroMQ",
+        description="Listen to an input, detect each hit, describe it, and publish onset, "
+        "timbre and status messages (docs/protocol.md) until the input ends or SIGTERM.",
+        epilog="examples:\n  timbrecastd run --file take1.wav\n"
+        "  arecord -f S16_LE -r 48000 -c 2 | timbrecastd run --stdin --rate 48000 "
+        "--channels 2 --sources snare,kick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = run.add_argument_group("input (one of)")
+    source.add_argument("--file", type=Path, help="an audio file, paced in real time")
+    source.add_argument("--fast", action="store_true", help="with --file: as fast as possible")
+    source.add_argument("--stdin", action="store_true", help="raw interleaved PCM on stdin")
+    source.add_argument("--rate", type=int, default=48000, help="with --stdin (default 48000)")
+    source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
+    source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
+    run.add_argument("--sources", help="comma-separated source names, one per channel")
+    run.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"default {DEFAULT_ENDPOINT}")
+    run.add_argument("--hwm", type=int, default=1000, help="send high-water mark (messages)")
+    add_model_flags(run)
+    add_detector_flags(run)
+    run.set_defaults(func=cmd_run)
     return parser
 
 
@@ -84,7 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.OK
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ConfigError, ModelContractError, PublisherError) as exc:
+        print(f"timbrecastd: {exc}", file=sys.stderr)
+        return exitcodes.CONFIG
+    except runtime.RuntimeUnavailable as exc:
+        print(f"timbrecastd: {exc}", file=sys.stderr)
+        return exitcodes.UNAVAILABLE
+    except audiofile.AudioFileError as exc:
+        print(f"timbrecastd: {exc}", file=sys.stderr)
+        return exitcodes.NO_INPUT
 
 
 if __name__ == "__main__":

@@ -143,4 +143,6 @@ class OnsetDetector:
         before = float(np.median(envelope[: self.hop])) if envelope.size > self.hop else 0.0
         peak = float(envelope.max())
         rise = before + ATTACK_RISE * (peak - before)
-        return start + int(np.argmax(envelope >= rise))
+        # envelope[i] is the maximum of region[i : i + window]: it first reaches the
+        # rise where the window's last sample does.
+        return max(0, start + int(np.argmax(envelope >= rise)) + self._envelope - 1)

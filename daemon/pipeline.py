@@ -150,7 +150,7 @@ class Pipeline:
                     source=channel.name,
                     uptime_s=time.monotonic() - self._started,
                     hits=channel.counters.hits,
-                    drops=0,
+                    drops=getattr(self.sink, "drops", 0),
                     overruns=self.overruns,
                     queue_depth=self._jobs.qsize(),
                     inference_ms=self.inference_ms,

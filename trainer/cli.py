@@ -13,8 +13,6 @@ from timbrecast.daemon import audiofile, exitcodes
 from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
 from timbrecast.daemon.preprocess import PreprocessError, prepare
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3"})
-
 DESCRIPTION = """\
 timbrecast trainer: labels drum one-shots with the AudioCommons timbral models
 (the teacher), builds the corpus, trains the seven-descriptor CNN and exports it
@@ -36,23 +34,24 @@ class InputMissing(FileNotFoundError):
 
 
 def audio_files(paths: list[Path]) -> list[Path]:
-    """The audio files named, and those below the directories named, sorted."""
-    found: list[Path] = []
+    """The audio files named and below the folders named; a missing path is an error."""
     for path in paths:
-        if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES)
-        elif path.is_file():
-            found.append(path)
-        else:
+        if not path.exists():
             raise InputMissing(f"{path}: no such file or directory")
-    return found
+    return audiofile.expand(paths)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
     """Label every clip with the teacher, on the exact model input."""
     from tqdm import tqdm
 
-    from timbrecast.trainer.labelcache import LabelCache, clip_key, default_path
+    from timbrecast.trainer.labelcache import (
+        LabelCache,
+        clip_key,
+        default_path,
+        dequantise,
+        quantise,
+    )
     from timbrecast.trainer.labeler import Clip, label_clips
 
     files = audio_files(args.paths)
@@ -68,7 +67,7 @@ def cmd_label(args: argparse.Namespace) -> int:
                 failures.append((str(path), str(exc)))
                 progress.update(1)
                 continue
-            yield Clip(str(path), clip_key(model_input), model_input)
+            yield Clip(str(path), clip_key(model_input), dequantise(quantise(model_input)))
 
     cache = LabelCache(args.cache or default_path())
     labelled = from_cache = 0

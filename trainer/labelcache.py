@@ -20,10 +20,19 @@ import numpy as np
 from timbrecast.daemon.contract import DESCRIPTORS
 
 
+def quantise(clip: np.ndarray) -> np.ndarray:
+    """The model input as 16-bit integers: how the corpus stores it, and what is
+    labelled and hashed, so a stored clip is exactly the one its label describes."""
+    return np.round(np.clip(clip, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def dequantise(stored: np.ndarray) -> np.ndarray:
+    return stored.astype(np.float32) / 32767.0
+
+
 def clip_key(clip: np.ndarray) -> str:
-    """SHA-256 of the model input quantised to 16 bits (what a cached WAV holds)."""
-    quantised = np.round(np.clip(clip, -1.0, 1.0) * 32767.0).astype("<i2")
-    return hashlib.sha256(quantised.tobytes()).hexdigest()
+    """SHA-256 of the model input quantised to 16 bits."""
+    return hashlib.sha256(quantise(clip).tobytes()).hexdigest()
 
 
 def default_path() -> Path:
