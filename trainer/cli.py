@@ -94,6 +94,55 @@ def cmd_label(args: argparse.Namespace) -> int:
     return exitcodes.DATA if failures else exitcodes.OK
 
 
+def default_store() -> Path:
+    from timbrecast.trainer.labelcache import default_path
+
+    return default_path().parent / "corpus"
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    """Render every hit, verify it against the committed corpus, label what is new."""
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from timbrecast.trainer import corpus
+    from timbrecast.trainer.labelcache import LabelCache, default_path
+
+    for folder in args.user:
+        if not folder.is_dir():
+            raise InputMissing(f"{folder}: no such directory")
+    spec = corpus.CorpusSpec(args.synthetic, args.copies, args.seed, tuple(args.user))
+    listing = corpus.list_hits(spec)
+    for reason, count in sorted(listing.skipped.items()):
+        print(f"left out by the sources: {count} ({reason})", file=sys.stderr)
+
+    def bar(total: int, label: str) -> tqdm:
+        return tqdm(total=total, unit="clip", desc=label, disable=args.quiet)
+
+    cache = LabelCache(args.cache or default_path())
+    entries, report = corpus.build(
+        listing.hits, args.store, cache, args.jobs, bar, corpus.committed_entries()
+    )
+    cache.close()
+    counts = Counter(e.hit.source for e in entries if e.labels is not None)
+    for source, count in sorted(counts.items()):
+        print(f"{source:<26} {count:6d} clips", file=sys.stderr)
+    with (args.store / "failures.txt").open("w") as handle:
+        for name, reason in sorted(report.failed.items()):
+            handle.write(f"{name}: {reason}\n")
+    print(
+        f"{report.clips} clips: {report.verified} match the committed corpus, "
+        f"{report.mismatched} differ and {report.new} are new; {report.labelled_now} labelled "
+        f"now; {len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
+        file=sys.stderr,
+    )
+    if args.commit:
+        corpus.write_entries(entries, corpus.COMMITTED)
+        print(f"wrote {corpus.COMMITTED}", file=sys.stderr)
+    return exitcodes.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainer",
@@ -124,6 +173,51 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     label.add_argument("--quiet", action="store_true", help="no progress bar")
     label.set_defaults(func=cmd_label)
+
+    dataset = commands.add_parser("dataset", help="build and inspect the labelled corpus")
+    dataset_commands = dataset.add_subparsers(
+        dest="dataset_command", metavar="ACTION", required=True
+    )
+    build = dataset_commands.add_parser(
+        "build",
+        help="render, verify and label the corpus",
+        description=(
+            "Render every one-shot of Debian's drum kits (hydrogen-drumkits, hydrogen-data, "
+            "timgm6mb/csound/opl3 SoundFonts, freepats), their augmented copies, synthetic "
+            "hits and your own folders; prepare each as the model sees it; take the labels of "
+            "clips whose content matches the committed corpus and have the teacher label the "
+            "rest. The clips land in --store as one int16 array with a manifest."
+        ),
+        epilog="example: trainer dataset build --jobs 2\n"
+        "         trainer dataset build --user ~/my-kits --store /data/corpus",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("--synthetic", type=int, default=5000, help="synthetic hits (5000)")
+    build.add_argument("--copies", type=int, default=10, help="augmented copies per real hit (10)")
+    build.add_argument("--seed", type=int, default=0, help="seed of synthesis and augmentation")
+    build.add_argument(
+        "--user",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of your one-shots (each subfolder a kit); repeatable",
+    )
+    build.add_argument(
+        "--store",
+        type=Path,
+        default=default_store(),
+        help="where the clips go (default ~/.cache/timbrecast/corpus)",
+    )
+    build.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    build.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
+    build.add_argument(
+        "--commit",
+        action="store_true",
+        help="write the labels to the repository's trainer/data/corpus.jsonl.gz",
+    )
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(func=cmd_dataset_build)
     return parser
 
 

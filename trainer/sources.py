@@ -10,6 +10,7 @@ against the stored content hash before trusting the stored label.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,3 +53,25 @@ class Hit:
 
     def recipe_fields(self) -> dict[str, Any]:
         return json.loads(self.recipe)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something a source left out of the corpus, and why."""
+
+    kit: str
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The hits of a source, and each thing it left out with the reason."""
+
+    hits: list[Hit]
+    left_out: list[Skipped]
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """How many were left out, by reason."""
+        return dict(Counter(s.reason for s in self.left_out))

@@ -1,0 +1,134 @@
+"""``timbrecastd analyze`` and ``run`` as processes, with real sockets and models."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import zmq
+
+from tests.conftest import script
+from timbrecast.daemon.exitcodes import CONFIG, DATA
+from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
+from timbrecast.trainer.synth import groove
+
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def take(tmp_path_factory) -> Path:
+    audio, _ = groove(4, bars=2, bpm=120, sample_rate=RATE)
+    path = tmp_path_factory.mktemp("audio") / "take.wav"
+    soundfile.write(path, np.stack([audio, audio * 0.5], axis=1), RATE, subtype="PCM_24")
+    return path
+
+
+def daemon(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [script("timbrecastd"), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_analyze_writes_one_object_per_hit(take: Path, tiny_tflite, tmp_path: Path) -> None:
+    out = tmp_path / "hits.jsonl"
+    result = daemon("analyze", str(take), "--jsonl", str(out), "--model", str(tiny_tflite["int8"]))
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(hits) >= 10
+    assert f"{len(hits)} hits from 1 of 1 files" in result.stderr
+    for hit in hits:
+        assert hit["file"] == str(take)
+        assert {"onset_s", "peak_dbfs", "rms_dbfs", "descriptors"} <= set(hit)
+        assert len(hit["descriptors"]) == 7
+    onsets = [hit["onset_s"] for hit in hits]
+    assert onsets == sorted(onsets) and onsets[0] >= 0.0
+
+
+def test_oneshot_tags_files_and_counts_what_it_skips(parity_dir, tiny_tflite, tmp_path) -> None:
+    (tmp_path / "broken.wav").write_text("not audio")
+    out = tmp_path / "tags.jsonl"
+    result = daemon("analyze", "--oneshot", str(parity_dir), str(tmp_path / "broken.wav"),
+                    "--jsonl", str(out), "--model", str(tiny_tflite["int8"]))
+    assert result.returncode == DATA
+    assert len(out.read_text().splitlines()) == 40
+    assert "40 hits from 40 of 41 files, 1 skipped" in result.stderr
+    assert "skipped " in result.stderr and "broken.wav" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("model_bytes", "message"),
+    [(None, "no such file"), (b"\x00" * 64, "not a TFLite model")],
+)
+def test_bad_models_are_one_line_configuration_errors(take, tmp_path, model_bytes, message):
+    model = tmp_path / "model.tflite"
+    if model_bytes is not None:
+        model.write_bytes(model_bytes)
+    result = daemon("analyze", str(take), "--model", str(model))
+    assert result.returncode == CONFIG
+    assert message in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "Traceback" not in result.stderr
+
+
+def test_out_of_range_settings_are_configuration_errors(take, tiny_tflite) -> None:
+    result = daemon("analyze", str(take), "--model", str(tiny_tflite["int8"]), "--floor-db", "10")
+    assert result.returncode == CONFIG
+    assert "floor_db 10.0 is outside" in result.stderr
+
+
+def test_a_port_in_use_is_a_configuration_error(take, tiny_tflite) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = daemon("run", "--file", str(take), "--fast", "--model", str(tiny_tflite["int8"]),
+                        "--endpoint", f"tcp://127.0.0.1:{port}")
+    assert result.returncode == CONFIG
+    assert f"cannot publish on tcp://127.0.0.1:{port}" in result.stderr
+
+
+def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) -> None:
+    """Detected = published = received. The take starts with 1.5 s of silence, so
+    the subscriber has joined (ZeroMQ's slow joiner) before the first hit."""
+    audio, rate = soundfile.read(take, dtype="float32")
+    padded = tmp_path / "padded.wav"
+    soundfile.write(padded, np.concatenate([np.zeros((int(1.5 * rate), 2), np.float32), audio]),
+                    rate)
+    context = zmq.Context.instance()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.setsockopt(zmq.RCVHWM, 100000)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"tcp://127.0.0.1:{port}"
+    sub.connect(endpoint)
+    process = subprocess.Popen(
+        [script("timbrecastd"), "run", "--file", str(padded), "--model", str(tiny_tflite["int8"]),
+         "--endpoint", endpoint, "--sources", "snare,room"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    events = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if sub.poll(200):
+            events.append(decode(sub.recv_multipart()))
+        elif process.poll() is not None:
+            break
+    assert process.wait(timeout=30) == 0, process.stderr.read()
+    sub.close(linger=0)
+    for source in ("snare", "room"):
+        onsets = [e for e in events if isinstance(e, Onset) and e.source == source]
+        timbres = [e for e in events if isinstance(e, Timbre) and e.source == source]
+        final = [e for e in events if isinstance(e, Status) and e.source == source][-1]
+        assert len(onsets) >= 10
+        assert isinstance(events[0], Status)
+        assert final.hits == len(onsets) == len(timbres)
+        assert final.drops == 0 and final.skipped == 0
+        assert sorted(t.seq for t in timbres) == [o.seq for o in onsets]

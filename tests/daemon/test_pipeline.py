@@ -1,0 +1,132 @@
+"""The pipeline on real drum audio and a real .tflite: counts exact, blocks irrelevant."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.model import Model
+from timbrecast.daemon.pipeline import Pipeline
+from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
+from timbrecast.trainer.synth import groove
+
+RATE = 44100
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def run(model: Model, audio: np.ndarray, block: int, sources=("in1",), **kw) -> Collector:
+    sink = Collector()
+    pipeline = Pipeline(model, RATE, list(sources), sink, **kw)
+    frames = audio if audio.ndim == 2 else audio[:, None]
+    for start in range(0, len(frames), block):
+        pipeline.process(frames[start : start + block])
+    pipeline.finish()
+    return sink
+
+
+def f_measure(estimated: list[float], truth: list[float], window: float = 0.025) -> float:
+    merged: list[float] = []
+    for t in sorted(truth):
+        if not merged or t - merged[-1] > 0.010:
+            merged.append(t)
+    used: set[int] = set()
+    hits = 0
+    for t in merged:
+        for j in np.argsort(np.abs(np.subtract(estimated, t))):
+            if abs(estimated[j] - t) <= window and j not in used:
+                used.add(int(j))
+                hits += 1
+                break
+    precision, recall = hits / max(1, len(estimated)), hits / len(merged)
+    return 2 * precision * recall / max(1e-9, precision + recall)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_tflite) -> Model:
+    return Model(tiny_tflite["int8"])
+
+
+@pytest.fixture(scope="module")
+def beat() -> tuple[np.ndarray, list[float]]:
+    audio, notes = groove(3, bars=2, bpm=110, sample_rate=RATE)
+    return audio, [t for t, _ in notes]
+
+
+def test_every_hit_is_announced_then_described(model, beat) -> None:
+    audio, truth = beat
+    sink = run(model, audio, 256)
+    onsets, timbres = sink.of(Onset), sink.of(Timbre)
+    assert len(onsets) >= 10
+    assert [o.seq for o in onsets] == list(range(len(onsets)))
+    assert sorted(t.seq for t in timbres) == list(range(len(onsets)))
+    for onset in onsets:
+        described = next(t for t in timbres if t.seq == onset.seq)
+        assert described.stream_time_s == onset.stream_time_s
+        assert described.unix_ns == onset.unix_ns
+        assert set(described.descriptors) == set(DESCRIPTORS)
+        assert all(0.0 <= v <= 100.0 for v in described.descriptors.values())
+        assert 0.0 < described.audio_s <= 1.0
+        assert -60.0 < onset.peak_dbfs <= 0.0
+    assert f_measure([o.stream_time_s for o in onsets], truth) >= 0.85
+    final = [s for s in sink.of(Status)][-1]
+    assert final.hits == len(onsets) and final.skipped == 0
+
+
+def test_block_size_does_not_change_the_result(model, beat) -> None:
+    audio, _ = beat
+    small = run(model, audio, 64)
+    large = run(model, audio, len(audio))
+    assert [o.stream_time_s for o in small.of(Onset)] == [o.stream_time_s for o in large.of(Onset)]
+    by_seq = {t.seq: t.descriptors for t in large.of(Timbre)}
+    for timbre in small.of(Timbre):
+        assert timbre.descriptors == pytest.approx(by_seq[timbre.seq], abs=1e-6)
+
+
+def test_one_detector_per_channel(model, beat) -> None:
+    left, _ = beat
+    right, _ = groove(5, bars=2, bpm=90, sample_rate=RATE)
+    length = min(left.size, right.size)
+    stereo = np.stack([left[:length], right[:length]], axis=1)
+    both = run(model, stereo, 512, sources=("snare", "kick"))
+    alone = {
+        "snare": run(model, left[:length], 512, sources=("snare",)),
+        "kick": run(model, right[:length], 512, sources=("kick",)),
+    }
+    for source, single in alone.items():
+        mine = [o.stream_time_s for o in both.of(Onset) if o.source == source]
+        assert mine == [o.stream_time_s for o in single.of(Onset)]
+        assert len([t for t in both.of(Timbre) if t.source == source]) == len(mine)
+
+
+def test_segments_end_at_the_next_hit_unless_the_seed_behaviour_is_asked(model, beat) -> None:
+    audio, _ = beat
+    cut = run(model, audio, 256)
+    starts = sorted(o.stream_time_s for o in cut.of(Onset))
+    gaps = dict(zip(starts, np.diff([*starts, np.inf]), strict=True))
+    for timbre in cut.of(Timbre):
+        assert timbre.audio_s <= gaps[timbre.stream_time_s] + 0.01
+    seed = run(model, audio, 256, full_second=True)
+    lengths = sorted(t.audio_s for t in seed.of(Timbre))
+    assert lengths[len(lengths) // 2] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_silence_and_noise_floor_give_no_hits(model) -> None:
+    quiet = np.random.default_rng(0).normal(0, 10 ** (-75 / 20), RATE * 2).astype(np.float32)
+    sink = run(model, quiet, 512)
+    assert not sink.of(Onset) and not sink.of(Timbre)
+    assert sink.of(Status)[-1].hits == 0

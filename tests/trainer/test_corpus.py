@@ -1,0 +1,93 @@
+"""Corpus building: render, key, verify against committed labels, label only the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from timbrecast.trainer import augment, corpus, hydrogen, synth
+from timbrecast.trainer.labelcache import LabelCache
+from timbrecast.trainer.split import TEST, TRAIN, VALIDATION, Split
+
+
+class Bar:
+    def __init__(self, total: int, label: str) -> None:
+        self.count = 0
+
+    def update(self, n: int) -> None:
+        self.count += n
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def small_hits() -> list:
+    real = hydrogen.listing().hits[:3]
+    return real + augment.augmented_hits(real[:1], 2, seed=0) + synth.hits(2, seed=0)
+
+
+def test_build_labels_then_verifies_instead_of_relabelling(small_hits, tmp_path: Path) -> None:
+    cache = LabelCache(tmp_path / "labels.db")
+    entries, report = corpus.build(small_hits, tmp_path / "a", cache, 2, Bar)
+    assert report.clips == len(small_hits) == len(entries)
+    assert report.new == len(small_hits) and report.labelled_now == len(small_hits)
+    assert all(e.labels is not None and len(e.labels) == 7 for e in entries)
+    committed = tmp_path / "corpus.jsonl.gz"
+    corpus.write_entries(entries, committed)
+    again = corpus.committed_entries(committed)
+    assert [e.key for e in again] == [e.key for e in entries]
+
+    # A fresh machine: an empty label cache, the committed labels, the same audio.
+    fresh = LabelCache(tmp_path / "fresh.db")
+    rebuilt, report = corpus.build(small_hits, tmp_path / "b", fresh, 2, Bar, again)
+    assert report.verified == len(small_hits) and report.labelled_now == 0
+    assert [e.labels for e in rebuilt] == [e.labels for e in again]
+
+    # A clip whose audio no longer matches is relabelled, not trusted.
+    tampered = [again[0].__class__(again[0].hit, "0" * 64, (0.0,) * 7), *again[1:]]
+    third = LabelCache(tmp_path / "third.db")
+    rebuilt, report = corpus.build(small_hits, tmp_path / "c", third, 2, Bar, tampered)
+    assert report.mismatched == 1 and report.labelled_now == 1
+    assert rebuilt[0].labels == entries[0].labels
+
+    entries_back, clips = corpus.load(tmp_path / "c")
+    assert clips.shape == (len(small_hits), 16000) and clips.dtype == np.int16
+    assert [e.key for e in entries_back] == [e.key for e in entries]
+
+
+def test_render_is_deterministic_for_every_source(small_hits) -> None:
+    for hit in small_hits:
+        first, second = corpus.render(hit), corpus.render(hit)
+        assert np.array_equal(first.frames, second.frames), hit.source
+
+
+def test_user_folders_are_kits(tmp_path: Path) -> None:
+    import soundfile
+
+    for kit in ("brushes", "sticks"):
+        (tmp_path / "mine" / kit).mkdir(parents=True)
+        soundfile.write(tmp_path / "mine" / kit / "a.wav", np.ones(100) * 0.1, 16000)
+    (tmp_path / "mine" / "notes.txt").write_text("not audio")
+    hits = corpus.user_hits(tmp_path / "mine")
+    assert sorted(h.kit for h in hits) == ["mine/brushes", "mine/sticks"]
+    assert all(corpus.render(h).frames.shape == (100, 1) for h in hits)
+
+
+def test_the_split_holds_out_whole_kits_that_exist() -> None:
+    split = Split.load()
+    real = hydrogen.listing().hits
+    kits = {h.kit for h in real}
+    from timbrecast.trainer import soundfonts
+
+    kits |= {h.kit for h in soundfonts.listing().hits}
+    named = {k for k in split.validation | split.test if not k.startswith("synthetic-")}
+    assert named <= kits, named - kits
+    sides = {split.of(k) for k in kits}
+    assert sides == {TRAIN, VALIDATION, TEST}
+    copies = augment.augmented_hits(real[:20], 2, seed=0)
+    assert all(split.of(c.kit) == split.of(augment.base_hit(c).kit) for c in copies)
+    with pytest.raises(ValueError, match="both"):
+        Split(frozenset({"a"}), frozenset({"a"}))

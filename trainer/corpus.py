@@ -1,0 +1,252 @@
+"""The labelled corpus: which clips it holds, how each is made, what it is labelled.
+
+Every clip is a ``Hit`` whose recipe renders it again from Debian's packages,
+the synthetic generator or a user's folder. ``build`` renders and prepares every
+hit (in parallel), keys each model input by its content hash, takes labels for
+the keys it already knows (the committed corpus, then the local label cache) and
+has the teacher label only the rest. So a fresh machine rebuilds the committed
+corpus without relabelling, and any clip whose audio came out different (another
+package version, another resampler) is relabelled rather than trusted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon import audiofile
+from timbrecast.daemon.audiofile import Audio
+from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH
+from timbrecast.daemon.preprocess import PreprocessError, prepare
+from timbrecast.trainer import augment, hydrogen, soundfonts, synth
+from timbrecast.trainer.labelcache import (
+    CachedLabel,
+    LabelCache,
+    clip_key,
+    dequantise,
+    quantise,
+)
+from timbrecast.trainer.labeler import Clip, label_clips
+from timbrecast.trainer.sources import Hit, Listing
+
+#: The committed corpus: one JSON object per clip, gzip-compressed.
+COMMITTED = Path(__file__).parent / "data" / "corpus.jsonl.gz"
+USER_SOURCE = "user"
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """How big the default corpus is: synthetic hits, and copies per real hit."""
+
+    synthetic: int = 5000
+    copies: int = 10
+    seed: int = 0
+    user_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One clip of the corpus and its fate: labels, or the reason it has none."""
+
+    hit: Hit
+    key: str
+    labels: tuple[float, ...] | None
+    error: str | None = None
+
+    def to_json(self) -> str:
+        row = {
+            "source": self.hit.source,
+            "kit": self.hit.kit,
+            "instrument": self.hit.instrument,
+            "class": self.hit.instrument_class,
+            "recipe": self.hit.recipe,
+            "key": self.key,
+        }
+        if self.labels is not None:
+            row["labels"] = [round(v, 4) for v in self.labels]
+        if self.error is not None:
+            row["error"] = self.error
+        return json.dumps(row, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> Entry:
+        row = json.loads(line)
+        hit = Hit(row["source"], row["kit"], row["instrument"], row["class"], row["recipe"])
+        labels = tuple(row["labels"]) if "labels" in row else None
+        return cls(hit, row["key"], labels, row.get("error"))
+
+
+def user_hits(folder: Path) -> list[Hit]:
+    """A user's one-shots; each top-level subfolder is a kit (the split unit)."""
+    hits = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in audiofile.SUFFIXES or not path.is_file():
+            continue
+        relative = path.relative_to(folder)
+        kit = f"{folder.name}/{relative.parts[0]}" if len(relative.parts) > 1 else folder.name
+        recipe = Hit.make_recipe(path=str(path.resolve()))
+        hits.append(Hit(USER_SOURCE, kit, path.stem, "perc", recipe))
+    return hits
+
+
+def list_hits(spec: CorpusSpec) -> Listing:
+    """Every hit of the corpus the spec describes, in a stable order."""
+    drums = hydrogen.listing()
+    fonts = soundfonts.listing()
+    real = drums.hits + fonts.hits
+    users = [hit for folder in spec.user_dirs for hit in user_hits(folder)]
+    hits = (
+        real
+        + users
+        + augment.augmented_hits(real + users, spec.copies, spec.seed)
+        + synth.hits(spec.synthetic, spec.seed)
+    )
+    return Listing(hits, drums.left_out + fonts.left_out)
+
+
+def _render_plain(hit: Hit) -> Audio:
+    if hit.source in hydrogen.SOURCES:
+        return hydrogen.render(hit)
+    if hit.source in soundfonts.SOURCES:
+        return soundfonts.render(hit)
+    if hit.source == synth.SOURCE:
+        return synth.render_hit(hit)
+    if hit.source == USER_SOURCE:
+        return audiofile.read(hit.recipe_fields()["path"])
+    raise ValueError(f"unknown source {hit.source!r}")
+
+
+def render(hit: Hit) -> Audio:
+    """The audio of any hit, augmented or not."""
+    if hit.source.endswith("+aug"):
+        return augment.render_augmented(hit, _render_plain)
+    return _render_plain(hit)
+
+
+def _prepare_hit(hit: Hit) -> tuple[np.ndarray | None, str | None]:
+    """Worker: the stored model input of one hit, or why there is none."""
+    try:
+        audio = render(hit)
+        return quantise(prepare(audio.frames, audio.sample_rate)), None
+    except (PreprocessError, audiofile.AudioFileError, ValueError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def committed_entries(path: Path = COMMITTED) -> list[Entry]:
+    if not path.is_file():
+        return []
+    with gzip.open(path, "rt") as handle:
+        return [Entry.from_json(line) for line in handle if line.strip()]
+
+
+def write_entries(entries: list[Entry], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(path, "wb", mtime=0) as raw:
+        raw.write("".join(e.to_json() + "\n" for e in entries).encode())
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the summary line and the closing note."""
+
+    clips: int = 0
+    labelled_now: int = 0
+    verified: int = 0
+    mismatched: int = 0
+    new: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def render_all(
+    hits: list[Hit], store: np.ndarray, jobs: int, progress: Callable[[int], None]
+) -> Iterator[tuple[int, str | None]]:
+    """Render and prepare every hit into ``store`` rows; yields (index, error)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        results = pool.map(_prepare_hit, hits, chunksize=16)
+        for index, (clip, error) in enumerate(results):
+            if clip is not None:
+                store[index] = clip
+            progress(1)
+            yield index, error
+
+
+def build(
+    hits: list[Hit],
+    store_dir: Path,
+    cache: LabelCache,
+    jobs: int,
+    progress_factory: Callable[[int, str], object],
+    committed: list[Entry] | None = None,
+) -> tuple[list[Entry], BuildReport]:
+    """Render, verify against the committed corpus, label what is new."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    store = np.lib.format.open_memmap(
+        store_dir / "clips.npy", mode="w+", dtype=np.int16, shape=(len(hits), INPUT_LENGTH)
+    )
+    report = BuildReport(clips=len(hits))
+    errors: dict[int, str] = {}
+    bar = progress_factory(len(hits), "rendering")
+    for index, error in render_all(hits, store, jobs, bar.update):
+        if error is not None:
+            errors[index] = error
+    bar.close()
+    store.flush()
+
+    known = {(e.hit.source, e.hit.recipe): e for e in (committed or [])}
+    keys = {i: clip_key(dequantise(store[i])) for i in range(len(hits)) if i not in errors}
+    for index, key in keys.items():
+        previous = known.get((hits[index].source, hits[index].recipe))
+        if previous is None:
+            report.new += 1
+        elif previous.key == key:
+            report.verified += 1
+            if cache.get(key) is None:
+                cache.put(key, CachedLabel(previous.labels, previous.error, 0.0))
+        else:
+            report.mismatched += 1
+
+    def clips() -> Iterator[Clip]:
+        for index, key in keys.items():
+            yield Clip(str(index), key, dequantise(store[index]))
+
+    entries: dict[int, Entry] = {}
+    bar = progress_factory(len(keys), "labelling")
+    for outcome in label_clips(clips(), cache, jobs):
+        bar.update(1)
+        index = int(outcome.name)
+        report.labelled_now += not outcome.cached
+        entries[index] = Entry(hits[index], outcome.key, outcome.values, outcome.error)
+    bar.close()
+    for index, error in errors.items():
+        entries[index] = Entry(hits[index], "", None, error)
+    ordered = [entries[i] for i in range(len(hits))]
+    report.failed = {
+        f"{e.hit.source} {e.hit.kit} {e.hit.instrument}": e.error or ""
+        for e in ordered
+        if e.labels is None
+    }
+    with (store_dir / "manifest.jsonl").open("w") as handle:
+        handle.writelines(e.to_json() + "\n" for e in ordered)
+    return ordered, report
+
+
+def load(store_dir: Path) -> tuple[list[Entry], np.ndarray]:
+    """A built corpus: entries and the int16 clip store (memory-mapped)."""
+    with (store_dir / "manifest.jsonl").open() as handle:
+        entries = [Entry.from_json(line) for line in handle]
+    return entries, np.load(store_dir / "clips.npy", mmap_mode="r")
+
+
+def label_matrix(entries: list[Entry]) -> np.ndarray:
+    """(n, 7) labels in ``DESCRIPTORS`` order (NaN rows for unlabelled clips)."""
+    return np.array(
+        [e.labels if e.labels is not None else (np.nan,) * len(DESCRIPTORS) for e in entries]
+    )
