@@ -20,4 +20,4 @@ def models() -> list[Path]:
 
 def demo_recordings() -> list[Path]:
     """Bundled demo recordings (redistributable; see ``docs/demo.md``)."""
-    return _files("demo", ".wav")
+    return _files("demo", ".flac")
