@@ -164,6 +164,91 @@ def cmd_groove(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+RUNS = Path("runs")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one architecture; the run directory gets the model, log, plot, summary."""
+    from timbrecast.trainer.dataset import load_split
+    from timbrecast.trainer.train import TrainSettings, train
+
+    parts = load_split(args.store)
+    settings = TrainSettings(
+        args.arch, args.epochs, args.batch_size, args.learning_rate, args.patience, args.seed
+    )
+    run_dir = args.out or RUNS / f"{args.arch}-seed{args.seed}"
+    print(
+        f"training {args.arch} on {len(parts['train'])} clips, validating on "
+        f"{len(parts['validation'])}; run directory {run_dir}",
+        file=sys.stderr,
+    )
+    result = train(parts["train"], parts["validation"], settings, run_dir)
+    latest = RUNS / "latest"
+    if run_dir.parent == RUNS:
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(run_dir.name)
+    print(
+        f"best validation MAE {result.best_val_mae:.4f} at epoch {result.best_epoch} of "
+        f"{result.epochs_run} ({result.seconds / 60:.1f} min, {result.parameters:,} "
+        f"parameters); model {run_dir / 'model.keras'}",
+        file=sys.stderr,
+    )
+    return exitcodes.OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Per-descriptor figures on the held-out kits, with plots and a Markdown report."""
+    from timbrecast.trainer.dataset import load_split
+    from timbrecast.trainer.evaluate import metrics, predict, scatter, table
+
+    if not args.model.exists():
+        raise InputMissing(f"{args.model}: no such model")
+    parts = load_split(args.store)
+    out = args.out or args.model.parent / f"evaluation-{args.model.stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for name, part in (
+        ("test kits, real hits", parts["test"].real()),
+        ("test kits, all clips", parts["test"]),
+        ("validation kits, all clips", parts["validation"]),
+    ):
+        predicted = predict(args.model, part.clips)
+        rows[name] = metrics(predicted, part, parts["train"].targets)
+        if name == "test kits, real hits":
+            scatter(
+                predicted,
+                part,
+                out / "predicted-vs-teacher.png",
+                f"{args.model.name}: held-out kits, real hits",
+            )
+    report = (
+        f"# Evaluation of `{args.model}`\n\n"
+        "MAE on the seed's normalised scale (Freesound min-max ranges), in 0-100 points, "
+        "Pearson r, and the MAE of always predicting the training median.\n\n"
+        + table(rows)
+        + "\n\n![predicted against teacher](predicted-vs-teacher.png)\n"
+    )
+    (out / "report.md").write_text(report)
+    print(report)
+    print(f"wrote {out / 'report.md'}", file=sys.stderr)
+    return exitcodes.OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Keras -> .tflite with its contract; refuses a quantisation that costs accuracy."""
+    from timbrecast.trainer.export import ExportError, export
+
+    if not args.model.exists():
+        raise InputMissing(f"{args.model}: no such model")
+    try:
+        report = export(args.model, args.out, args.quantize, args.store, args.tolerance)
+    except ExportError as exc:
+        print(f"trainer: export refused: {exc}", file=sys.stderr)
+        return exitcodes.DATA
+    print(report, file=sys.stderr)
+    return exitcodes.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainer",
@@ -254,6 +339,71 @@ def build_parser() -> argparse.ArgumentParser:
     groove.add_argument("--bpm", type=float, default=100.0)
     groove.add_argument("--rate", type=int, default=44100)
     groove.set_defaults(func=cmd_groove)
+
+    from timbrecast.trainer.models import ARCHITECTURES, DEFAULT
+
+    train = commands.add_parser(
+        "train",
+        help="train an architecture on the built corpus",
+        description="Deterministic for a seed; early stopping on validation MAE; writes "
+        "model.keras (best epoch), history.csv, loss.png and summary.json to the run directory.",
+        epilog="examples:\n  trainer train\n  trainer train --arch seven-filters-avg --seed 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULT)
+    train.add_argument("--epochs", type=int, default=60, help="at most (default 60)")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=8, help="early-stopping patience")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="figures of a model (.keras or .tflite) on the held-out kits",
+        epilog="example: trainer evaluate runs/latest/model.keras",
+    )
+    evaluate.add_argument("model", type=Path, metavar="MODEL")
+    evaluate.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    evaluate.add_argument("--out", type=Path, help="report directory")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained model for the daemon",
+        description="Convert to TFLite (full-integer int8 by default, calibrated on training "
+        "clips), embed the contract, and check the quantised model against the float one on "
+        "the validation kits: export fails if it is worse by more than --tolerance.",
+        epilog="example: trainer export --tflite --out model.tflite",
+    )
+    export.add_argument(
+        "--tflite",
+        action="store_true",
+        required=True,
+        help="the only format (kept for the documented command line)",
+    )
+    export.add_argument(
+        "model",
+        type=Path,
+        nargs="?",
+        default=RUNS / "latest" / "model.keras",
+        metavar="MODEL",
+        help="default runs/latest/model.keras",
+    )
+    export.add_argument(
+        "--quantize", choices=["int8", "float16", "dynamic", "none"], default="int8"
+    )
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    export.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="allowed validation MAE loss against float (default 0.005)",
+    )
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -9,12 +9,15 @@ export and an accelerator-free board runs integer kernels throughout.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from timbrecast.daemon.modelfile import METADATA_NAME, ModelContract
+from timbrecast.trainer.split import Split
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -68,3 +71,74 @@ def embed_contract(tflite: bytes, contract: ModelContract) -> bytes:
     model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
     model.metadata.append(entry)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+class ExportError(ValueError):
+    """The export would ship a worse model than the one trained; the message says how much."""
+
+
+def export(
+    model_path: Path,
+    out: Path,
+    quantize: str,
+    store: Path,
+    tolerance: float,
+    split: Split | None = None,
+) -> str:
+    """Convert, embed the contract, and check the result through the daemon's runtime."""
+    import tensorflow as tf
+
+    from timbrecast.daemon.contract import (
+        DESCRIPTORS,
+        INPUT_LENGTH,
+        NORMALISATION,
+        PREPROCESS_VERSION,
+        SAMPLE_RATE,
+    )
+    from timbrecast.daemon.model import Model
+    from timbrecast.trainer.dataset import load_split, normalise
+
+    keras = tf.keras.models.load_model(model_path)
+    parts = load_split(store, split)
+    train, validation = parts["train"], parts["validation"]
+    rng = np.random.default_rng(0)
+    calibration = train.clips[rng.choice(len(train), size=min(300, len(train)), replace=False)]
+
+    def contract(raw: bytes, kind: str, scores: dict) -> ModelContract:
+        return ModelContract(
+            model_id=model_id(keras.name, kind, raw),
+            architecture=keras.name,
+            descriptors=DESCRIPTORS,
+            normalisation={k: (v.low, v.high) for k, v in NORMALISATION.items()},
+            sample_rate=SAMPLE_RATE,
+            input_length=INPUT_LENGTH,
+            preprocess_version=PREPROCESS_VERSION,
+            training_data={"train": train.summary(), "validation": validation.summary()},
+            metrics=scores,
+        )
+
+    def validation_mae(content: bytes) -> float:
+        with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
+            handle.write(content)
+            handle.flush()
+            predicted = normalise(Model(handle.name, batch=32).predict(validation.clips))
+        return float(np.abs(predicted - validation.targets).mean())
+
+    reference = convert(keras, "none")
+    float_mae = validation_mae(embed_contract(reference, contract(reference, "none", {})))
+    raw = reference if quantize == "none" else convert(keras, quantize, calibration)
+    scores = {"validation_mae_float": round(float_mae, 5), "quantize": quantize}
+    quantised_mae = validation_mae(embed_contract(raw, contract(raw, quantize, scores)))
+    scores["validation_mae"] = round(quantised_mae, 5)
+    if quantised_mae - float_mae > tolerance:
+        raise ExportError(
+            f"{quantize} model's validation MAE {quantised_mae:.4f} is worse than float "
+            f"{float_mae:.4f} by more than {tolerance}"
+        )
+    final = embed_contract(raw, contract(raw, quantize, scores))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(final)
+    return (
+        f"wrote {out} ({len(final) / 1024:.0f} KiB, {quantize}): validation MAE "
+        f"{quantised_mae:.4f} against float {float_mae:.4f}"
+    )

@@ -1,0 +1,89 @@
+"""The seed's four architectures, exactly, and the training path end to end on a few clips."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import script
+from timbrecast.daemon.model import Model
+from timbrecast.trainer import corpus, hydrogen, synth
+from timbrecast.trainer.dataset import denormalise, load_split
+from timbrecast.trainer.labelcache import LabelCache
+from timbrecast.trainer.models import ARCHITECTURES, SEED_PARAMETERS, build
+from timbrecast.trainer.split import Split
+from timbrecast.trainer.train import TrainSettings, train
+
+
+@pytest.mark.parametrize("name", sorted(SEED_PARAMETERS))
+def test_seed_architectures_have_the_seed_parameter_counts(name: str) -> None:
+    assert build(name).count_params() == SEED_PARAMETERS[name]
+
+
+def test_our_variant_keeps_the_size_of_seven_filters() -> None:
+    ours = build("seven-filters-avg").count_params()
+    assert abs(ours - SEED_PARAMETERS["seven-filters"]) / SEED_PARAMETERS["seven-filters"] < 0.01
+    assert set(ARCHITECTURES) >= set(SEED_PARAMETERS)
+
+
+class Bar:
+    def __init__(self, total: int, label: str) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """A 24-clip corpus: real hits from two Hydrogen kits and synthetic ones."""
+    folder = tmp_path_factory.mktemp("corpus")
+    listed = hydrogen.listing().hits
+    real = [h for h in listed if h.kit == "VariBreaks"][:8]
+    real += [h for h in listed if h.kit == "TR808EmulationKit"][:8]
+    hits = real + synth.hits(8, seed=3)
+    corpus.build(hits, folder, LabelCache(folder / "labels.db"), 2, Bar)
+    return folder
+
+
+def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    split = Split(validation=frozenset({"TR808EmulationKit"}), test=frozenset())
+    parts = load_split(store, split)
+    settings = TrainSettings(arch="small", epochs=3, batch_size=4, patience=2, seed=1)
+    result = train(parts["train"], parts["validation"], settings, tmp_path / "run")
+    assert (tmp_path / "run" / "history.csv").read_text().count("\n") == result.epochs_run + 1
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    assert result.parameters == SEED_PARAMETERS["small"]
+
+    again = train(parts["train"], parts["validation"], settings, tmp_path / "again")
+    assert again.best_val_mae == result.best_val_mae, "training is not deterministic for a seed"
+
+    from timbrecast.trainer.export import export
+
+    out = tmp_path / "small.tflite"
+    message = export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split)
+    assert "validation MAE" in message
+    model = Model(out)
+    assert model.contract.architecture == "small"
+    assert model.contract.metrics["quantize"] == "int8"
+    keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
+    clips = parts["validation"].clips
+    expected = denormalise(keras.predict(clips[..., None], verbose=0))
+    got = model.predict(clips)
+    assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"
+    assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.95
+
+
+def test_trainer_help_lists_the_commands() -> None:
+    result = subprocess.run([script("trainer"), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("label", "dataset", "train", "evaluate", "export", "groove"):
+        assert command in result.stdout

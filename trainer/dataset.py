@@ -1,0 +1,70 @@
+"""The built corpus as arrays: clips and normalised labels, per side of the split."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION
+from timbrecast.trainer import corpus
+from timbrecast.trainer.split import Split
+
+LOW = np.array([NORMALISATION[d].low for d in DESCRIPTORS], dtype=np.float32)
+SPAN = np.array(
+    [NORMALISATION[d].high - NORMALISATION[d].low for d in DESCRIPTORS], dtype=np.float32
+)
+
+
+def normalise(points: np.ndarray) -> np.ndarray:
+    """0-100 labels to the seed's min-max scale. The teacher's values outside
+    0-100 (it gives a few negative boominess and sharpness values) are clipped
+    first: 0-100 is what the daemon publishes, so it is what the model learns."""
+    return (np.clip(points, 0.0, 100.0) - LOW) / SPAN
+
+
+def denormalise(values: np.ndarray) -> np.ndarray:
+    return np.clip(LOW + values * SPAN, 0.0, 100.0)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One side of the split: model inputs, normalised targets, and provenance."""
+
+    clips: np.ndarray
+    targets: np.ndarray
+    entries: list[corpus.Entry]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def real(self) -> Part:
+        """Only the recorded and rendered hits: no augmented copies, no synthetic ones."""
+        keep = [
+            i
+            for i, e in enumerate(self.entries)
+            if not e.hit.source.endswith("+aug") and e.hit.source != "synthetic"
+        ]
+        return Part(self.clips[keep], self.targets[keep], [self.entries[i] for i in keep])
+
+    def summary(self) -> dict[str, int]:
+        return dict(Counter(e.hit.source for e in self.entries))
+
+
+def load_split(store: Path, split: Split | None = None) -> dict[str, Part]:
+    """train / validation / test parts of the corpus in ``store`` (labelled clips only)."""
+    split = split or Split.load()
+    entries, clips = corpus.load(store)
+    sides: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        if entry.labels is not None:
+            sides.setdefault(split.of(entry.hit.kit), []).append(index)
+    parts = {}
+    for side, indices in sides.items():
+        chosen = np.asarray(indices)
+        points = np.array([entries[i].labels for i in indices], dtype=np.float32)
+        waveforms = clips[chosen].astype(np.float32) / 32767.0
+        parts[side] = Part(waveforms, normalise(points), [entries[i] for i in indices])
+    return parts
