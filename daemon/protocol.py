@@ -11,6 +11,7 @@ msgpack and nothing else.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar, get_type_hints
@@ -20,6 +21,20 @@ import msgpack
 from timbrecast.daemon.contract import DESCRIPTORS
 
 SCHEMA_VERSION = 1
+
+__all__ = [
+    "DESCRIPTORS",
+    "KINDS",
+    "SCHEMA_VERSION",
+    "Event",
+    "Onset",
+    "ProtocolError",
+    "Status",
+    "Timbre",
+    "decode",
+    "encode",
+    "topic",
+]
 
 
 class ProtocolError(ValueError):
@@ -141,4 +156,9 @@ def _build(cls: type[Event], source: str, body: Mapping[str, Any]) -> Event:
         descriptors = values["descriptors"]
         if not isinstance(descriptors, Mapping) or set(descriptors) != set(DESCRIPTORS):
             raise ProtocolError("timbre message does not carry the seven descriptors")
+        for name, value in descriptors.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProtocolError(f"descriptor {name!r} is not a number")
+            if not math.isfinite(value):
+                raise ProtocolError(f"descriptor {name!r} is {value}")
     return cls(**values)

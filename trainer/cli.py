@@ -167,6 +167,23 @@ def cmd_groove(args: argparse.Namespace) -> int:
 RUNS = Path("runs")
 
 
+def cmd_dataset_info(args: argparse.Namespace) -> int:
+    """Counts per source, split, class and kit; label statistics and a PNG of them."""
+    from timbrecast.trainer import corpus, info
+    from timbrecast.trainer.split import Split
+
+    manifest = args.store / "manifest.jsonl"
+    if not manifest.is_file():
+        raise InputMissing(f"{manifest}: no built corpus (run `trainer dataset build`)")
+    entries, _ = corpus.load(args.store)
+    print(info.counts(entries, Split.load()))
+    print(info.label_table(entries))
+    plot = args.plot or args.store / "label-distributions.png"
+    info.plot_distributions(entries, plot)
+    print(f"\nwrote {plot}", file=sys.stderr)
+    return exitcodes.OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one architecture; the run directory gets the model, log, plot, summary."""
     from timbrecast.trainer.dataset import load_split
@@ -324,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(func=cmd_dataset_build)
+    show = dataset_commands.add_parser(
+        "info",
+        help="what the built corpus holds, and its label distributions",
+        epilog="example: trainer dataset info --plot labels.png",
+    )
+    show.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    show.add_argument("--plot", type=Path, help="PNG to write (default: in the store)")
+    show.set_defaults(func=cmd_dataset_info)
 
     groove = commands.add_parser(
         "groove",

@@ -80,6 +80,14 @@ def payload(**changes) -> bytes:
         ([b"timbre/snare", payload(seq="7")], "'seq' has type str"),
         ([b"timbre/snare", payload(seq=True)], "'seq' has type bool"),
         ([b"timbre/snare", payload(descriptors={"hardness": 1.0})], "seven descriptors"),
+        (
+            [b"timbre/snare", payload(descriptors={d: "1" for d in DESCRIPTORS})],
+            "is not a number",
+        ),
+        (
+            [b"timbre/snare", payload(descriptors={d: float("nan") for d in DESCRIPTORS})],
+            "is nan",
+        ),
     ],
 )
 def test_malformed_messages_are_refused_with_a_reason(frames, message: str) -> None:

@@ -1,0 +1,356 @@
+"""``timbrecast-midi``: hits as MIDI notes and control changes, to a port or a file.
+
+Each onset is a note-on (one note per source) with the velocity taken from the
+hit's peak level, and a note-off ``--gate-ms`` later, so a DAW records notes
+with a length and nothing hangs. Each final timbre is seven control changes,
+one per descriptor. Out to a named port, a virtual port a DAW can connect to
+(mido with python-rtmidi), or a Standard MIDI File (``--record``).
+
+Sending never waits for the hit after it: note-offs are kept in a heap and sent
+when due, between receives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from timbrecast.clients import _cli
+from timbrecast.clients.scaling import DEFAULT_FLOOR_DB, midi_velocity, ordered
+from timbrecast.clients.subscriber import Item, Onset, Timbre
+from timbrecast.daemon.protocol import DESCRIPTORS
+
+if TYPE_CHECKING:
+    import mido
+
+PROG = "timbrecast-midi"
+DEFAULT_CHANNEL = 10  # General MIDI's drum channel
+DEFAULT_NOTE = 38  # General MIDI's acoustic snare
+#: Controllers 20-31 are undefined in the MIDI spec, free for this.
+DEFAULT_CCS = (20, 21, 22, 23, 24, 25, 26)
+DEFAULT_GATE_MS = 50.0
+DEFAULT_VIRTUAL = "timbrecast"
+TICKS_PER_BEAT = 480
+TEMPO = 500_000  # microseconds per beat: 120 BPM, so a tick is 1/960 s
+
+DESCRIPTION = f"""\
+Send timbrecast hits as MIDI: a note-on per onset (velocity 1-127 from the
+peak level, linear in dB: --floor-db gives 1, 0 dBFS gives 127) and a note-off
+--gate-ms later; seven control changes per timbre, value = descriptor * 127 / 100,
+in the order {", ".join(DESCRIPTORS)}.
+Output goes to a virtual port named "{DEFAULT_VIRTUAL}" unless --port or --record says otherwise.
+"""
+
+EPILOG = f"""\
+examples:
+  timbrecast-midi                                     virtual port "timbrecast" for a DAW
+  timbrecast-midi --port "USB MIDI Interface" --note snare=38 --note kick=36
+  timbrecast-midi --record take1.mid --count 200 --cc 70,71,74,75,76,77,78
+  timbrecast-midi --list-ports
+
+{_cli.STATUSES}
+"""
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    """How hits become MIDI. Channel is 1-16 as on a device; notes and CCs 0-127."""
+
+    channel: int = DEFAULT_CHANNEL
+    notes: dict[str, int] = field(default_factory=dict)
+    default_note: int = DEFAULT_NOTE
+    ccs: tuple[int, ...] = DEFAULT_CCS
+    floor_db: float = DEFAULT_FLOOR_DB
+    gate_s: float = DEFAULT_GATE_MS / 1000
+    provisional: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.channel <= 16:
+            raise ValueError(f"channel {self.channel} is not 1-16")
+        for source, note in [*self.notes.items(), ("default", self.default_note)]:
+            if not 0 <= note <= 127:
+                raise ValueError(f"note {note} for {source} is not 0-127")
+        if len(self.ccs) != len(DESCRIPTORS) or len(set(self.ccs)) != len(self.ccs):
+            raise ValueError(f"--cc needs {len(DESCRIPTORS)} distinct controller numbers")
+        if not all(0 <= cc <= 119 for cc in self.ccs):
+            raise ValueError("controller numbers must be 0-119 (120-127 are channel modes)")
+        if not self.floor_db < 0:
+            raise ValueError(f"the velocity floor {self.floor_db:g} is not below 0 dBFS")
+        if not self.gate_s > 0:
+            raise ValueError(f"the gate {self.gate_s * 1000:g} ms is not positive")
+
+    def note(self, source: str) -> int:
+        return self.notes.get(source, self.default_note)
+
+
+class Output(Protocol):
+    """Where messages go. ``stamp_s`` is the hit's time on the daemon's UNIX clock."""
+
+    def send(self, message: mido.Message, stamp_s: float, delay_s: float = 0.0) -> None: ...
+
+    def flush(self) -> float | None:
+        """Send what is due; seconds until something else is, or None."""
+
+    def close(self) -> None: ...
+
+
+class PortOutput:
+    """A live port: messages go out now, delayed ones (note-offs) when due."""
+
+    def __init__(self, port: mido.ports.BaseOutput) -> None:
+        self._port = port
+        self._later: list[tuple[float, int, mido.Message]] = []
+        self._order = itertools.count()
+
+    def send(self, message: mido.Message, stamp_s: float, delay_s: float = 0.0) -> None:
+        if delay_s <= 0:
+            self._port.send(message)
+        else:
+            heapq.heappush(self._later, (time.monotonic() + delay_s, next(self._order), message))
+
+    def flush(self) -> float | None:
+        now = time.monotonic()
+        while self._later and self._later[0][0] <= now:
+            self._port.send(heapq.heappop(self._later)[2])
+        return self._later[0][0] - now if self._later else None
+
+    def close(self) -> None:
+        """Send the pending note-offs at once (no hanging notes), then close."""
+        while self._later:
+            self._port.send(heapq.heappop(self._later)[2])
+        self._port.close()
+
+
+#: Order on one tick in a recorded file: note-offs of earlier hits (so they never
+#: cut a new note short), then a hit's timbre, then its note.
+_RANK = {"note_off": 0, "control_change": 1, "note_on": 2}
+
+
+class FileRecorder:
+    """A Standard MIDI File written on close, each message at its hit's time.
+
+    Times come from the daemon's stamps, not from arrival, so network jitter and
+    model latency do not smear the groove; the file starts at the first hit. On
+    one tick, control changes come before the note-on, so that playing the file
+    back drives a synth with each hit's own timbre.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._events: list[tuple[float, int, int, mido.Message]] = []
+        self._order = itertools.count()
+
+    def send(self, message: mido.Message, stamp_s: float, delay_s: float = 0.0) -> None:
+        rank = _RANK[message.type]
+        self._events.append((stamp_s + delay_s, rank, next(self._order), message))
+
+    def flush(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        import mido
+
+        track = mido.MidiTrack()
+        track.append(mido.MetaMessage("track_name", name="timbrecast", time=0))
+        track.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
+        events = sorted(self._events, key=lambda e: e[:3])
+        tick = 0
+        for stamp, *_, message in events:
+            at = round(mido.second2tick(stamp - events[0][0], TICKS_PER_BEAT, TEMPO))
+            track.append(message.copy(time=at - tick))
+            tick = at
+        track.append(mido.MetaMessage("end_of_track", time=0))
+        midi_file = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
+        midi_file.tracks.append(track)
+        midi_file.save(self.path)
+
+
+class MidiBridge:
+    """Maps items to MIDI on an ``Output``; call ``flush`` between items."""
+
+    def __init__(self, output: Output, settings: MidiSettings) -> None:
+        self.output = output
+        self.settings = settings
+
+    def __call__(self, item: Item) -> None:
+        import mido
+
+        channel = self.settings.channel - 1  # mido counts channels from 0
+        if _cli.is_notice(item):
+            print(f"{PROG}: {_cli.notice(item)}", file=sys.stderr)
+        elif isinstance(item, Onset):
+            stamp = item.unix_ns / 1e9
+            note = self.settings.note(item.source)
+            velocity = midi_velocity(item.peak_dbfs, self.settings.floor_db)
+            on = mido.Message("note_on", channel=channel, note=note, velocity=velocity)
+            self.output.send(on, stamp)
+            off = mido.Message("note_off", channel=channel, note=note, velocity=0)
+            self.output.send(off, stamp, self.settings.gate_s)
+        elif isinstance(item, Timbre) and (self.settings.provisional or not item.provisional):
+            stamp = item.unix_ns / 1e9
+            for cc, value in zip(self.settings.ccs, ordered(item.descriptors), strict=True):
+                self.output.send(
+                    mido.Message(
+                        "control_change", channel=channel, control=cc, value=round(value * 1.27)
+                    ),
+                    stamp,
+                )
+
+
+def parse_notes(pairs: list[str] | None) -> dict[str, int]:
+    notes: dict[str, int] = {}
+    for pair in pairs or []:
+        source, sep, note = pair.partition("=")
+        if not sep or not source or not note.isdigit():
+            raise _cli.BadConfig(f"--note {pair!r} is not SOURCE=NOTE")
+        notes[source] = int(note)
+    return notes
+
+
+def parse_ccs(text: str) -> tuple[int, ...]:
+    parts = text.split(",")
+    if not all(p.strip().isdigit() for p in parts):
+        raise _cli.BadConfig(f"--cc {text!r} is not comma-separated numbers")
+    return tuple(int(p) for p in parts)
+
+
+def build_parser() -> _cli.Parser:
+    parser = _cli.Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
+    out = parser.add_argument_group("output (one of)").add_mutually_exclusive_group()
+    out.add_argument("--port", metavar="NAME", help="an existing output port (see --list-ports)")
+    out.add_argument(
+        "--virtual",
+        metavar="NAME",
+        help=f'create a port other programs connect to (default: "{DEFAULT_VIRTUAL}")',
+    )
+    out.add_argument("--record", type=Path, metavar="FILE", help="write a .mid file on exit")
+    out.add_argument("--list-ports", action="store_true", help="print the output ports and exit")
+    mapping = parser.add_argument_group("mapping")
+    mapping.add_argument(
+        "--channel",
+        type=int,
+        default=DEFAULT_CHANNEL,
+        metavar="1-16",
+        help=f"MIDI channel (default {DEFAULT_CHANNEL}, General MIDI drums)",
+    )
+    mapping.add_argument(
+        "--note",
+        action="append",
+        metavar="SOURCE=NOTE",
+        help="a source's note number; repeat for several",
+    )
+    mapping.add_argument(
+        "--default-note",
+        type=int,
+        metavar="NOTE",
+        default=DEFAULT_NOTE,
+        help=f"note of sources without --note (default {DEFAULT_NOTE})",
+    )
+    mapping.add_argument(
+        "--cc",
+        default=",".join(map(str, DEFAULT_CCS)),
+        metavar="N,N,N,N,N,N,N",
+        help=f"controller numbers in descriptor order (default {','.join(map(str, DEFAULT_CCS))})",
+    )
+    mapping.add_argument(
+        "--floor-db",
+        type=float,
+        metavar="DBFS",
+        default=DEFAULT_FLOOR_DB,
+        help=f"peak level of velocity 1 (default {DEFAULT_FLOOR_DB:g} dBFS)",
+    )
+    mapping.add_argument(
+        "--gate-ms",
+        type=float,
+        metavar="MS",
+        default=DEFAULT_GATE_MS,
+        help=f"note length (default {DEFAULT_GATE_MS:g})",
+    )
+    mapping.add_argument(
+        "--provisional",
+        action="store_true",
+        help="also send early timbre estimates (the final one for the hit follows)",
+    )
+    _cli.add_subscriber_args(parser)
+    return parser
+
+
+def open_output(args: argparse.Namespace) -> Output:
+    """The port or file the arguments name; ``Unavailable`` when there is no MIDI system."""
+    _cli.require("mido", "mido")
+    if args.record is not None:
+        if not args.record.parent.is_dir():
+            raise _cli.BadConfig(f"--record: no folder {args.record.parent}")
+        return FileRecorder(args.record)
+    _cli.require("rtmidi", "python-rtmidi")
+    import mido
+
+    try:
+        names = mido.get_output_names()
+        if args.port is None:
+            return PortOutput(mido.open_output(args.virtual or DEFAULT_VIRTUAL, virtual=True))
+    except OSError as exc:
+        raise _cli.Unavailable(f"no MIDI system: {exc}") from exc
+    if args.port not in names:
+        raise _cli.BadConfig(f"no output port {args.port!r}; there are: {names or 'none'}")
+    return PortOutput(mido.open_output(args.port))
+
+
+def list_ports() -> int:
+    _cli.require("rtmidi", "python-rtmidi")
+    import mido
+
+    try:
+        names = mido.get_output_names()
+    except OSError as exc:
+        raise _cli.Unavailable(f"no MIDI system: {exc}") from exc
+    print("\n".join(names) if names else "no output ports")
+    return _cli.OK
+
+
+def bridge(args: argparse.Namespace) -> int:
+    """Forward until stopped (SIGINT, SIGTERM) or ``--count`` events came; then close the output."""
+    if args.list_ports:
+        return list_ports()
+    try:
+        settings = MidiSettings(
+            channel=args.channel,
+            notes=parse_notes(args.note),
+            default_note=args.default_note,
+            ccs=parse_ccs(args.cc),
+            floor_db=args.floor_db,
+            gate_s=args.gate_ms / 1000,
+            provisional=args.provisional,
+        )
+    except ValueError as exc:
+        raise _cli.BadConfig(str(exc)) from exc
+    stop = _cli.stop_on_signals()
+    with _cli.open_subscriber(args, kinds=["onset", "timbre"]) as subscriber:
+        output = open_output(args)
+        forward = MidiBridge(output, settings)
+        try:
+            while not stop.is_set() and (
+                args.count is None or subscriber.counters.delivered < args.count
+            ):
+                due = output.flush()
+                item = subscriber.recv(0.1 if due is None else min(due, 0.1))
+                if item is not None:
+                    forward(item)
+        finally:
+            output.close()
+    return _cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _cli.run(PROG, lambda: bridge(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Subscribe to one or several daemons and get typed events, never exceptions.
+
+One SUB socket connects to every endpoint (ZeroMQ fair-queues between them), so
+a client of three Raspberry Pis is the same code as a client of one. What the
+socket delivers goes through a small sans-I/O core, shared by the blocking
+``Subscriber`` and the asyncio ``AsyncSubscriber``, that:
+
+- decodes with ``timbrecast.daemon.protocol.decode`` and keeps only the kinds
+  and sources asked for (a ZeroMQ subscription is a prefix: ``onset/kick``
+  also matches ``onset/kick2``, so the exact filter is applied here);
+- skips and counts malformed messages and messages of another schema version,
+  so one bad producer cannot break a user's loop;
+- watches every source's heartbeat (a status message once a second) and
+  reports a source that falls silent with a ``Silent`` item, and a ``Back``
+  item when it is heard again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from timbrecast.daemon.protocol import (
+    KINDS,
+    SCHEMA_VERSION,
+    Event,
+    Onset,
+    ProtocolError,
+    Status,
+    Timbre,
+    decode,
+)
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+#: Messages queued per connection before ZeroMQ drops; at a few hundred bytes a
+#: message this is well under a megabyte, and ten seconds of a busy drummer.
+DEFAULT_RCVHWM = 1000
+#: Status messages come once a second; three missed ones mean the source is gone
+#: rather than late.
+DEFAULT_SILENCE_S = 3.0
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_RCVHWM",
+    "DEFAULT_SILENCE_S",
+    "AsyncSubscriber",
+    "Back",
+    "Counters",
+    "Event",
+    "Item",
+    "Onset",
+    "Silent",
+    "Status",
+    "Subscriber",
+    "Timbre",
+]
+
+
+@dataclass(frozen=True)
+class Silent:
+    """Nothing heard from ``source`` for ``silent_s`` seconds (its heartbeat stopped)."""
+
+    kind: ClassVar[str] = "silent"
+    source: str
+    silent_s: float
+
+
+@dataclass(frozen=True)
+class Back:
+    """``source`` is heard again after ``silent_s`` seconds of silence."""
+
+    kind: ClassVar[str] = "back"
+    source: str
+    silent_s: float
+
+
+Item = Onset | Timbre | Status | Silent | Back
+
+
+@dataclass
+class Counters:
+    """What the subscriber read and what it did with it (a copy; it does not update)."""
+
+    #: Multipart messages read from the socket.
+    received: int = 0
+    #: Events handed to the user.
+    delivered: int = 0
+    #: Valid events not asked for: status read only as a heartbeat, or a source
+    #: that shares the prefix of a wanted one.
+    filtered: int = 0
+    #: Messages that are not timbrecast messages (wrong frames, bad msgpack, bad fields).
+    malformed: int = 0
+    #: Well-formed messages of a schema version this client does not read.
+    unknown_version: int = 0
+
+
+class _Core:
+    """Filtering, counting and heartbeat watching, with the clock passed in."""
+
+    def __init__(
+        self,
+        kinds: Iterable[str] | None,
+        sources: Iterable[str] | None,
+        silence_s: float | None,
+        now: float,
+    ) -> None:
+        self.kinds = frozenset(KINDS if kinds is None else kinds)
+        unknown = self.kinds - set(KINDS)
+        if not self.kinds or unknown:
+            raise ValueError(f"kinds must be among {', '.join(KINDS)}; got {sorted(self.kinds)}")
+        self.sources = None if sources is None else frozenset(sources)
+        if self.sources is not None and (not self.sources or "" in self.sources):
+            raise ValueError("sources must be non-empty names")
+        if silence_s is not None and not silence_s > 0:
+            raise ValueError(f"the silence timeout must be positive, got {silence_s}")
+        self.silence_s = silence_s
+        self.counters = Counters()
+        self.last_error: str | None = None
+        # Sources named up front are expected: never hearing them is a silence too.
+        self._heard: dict[str, float] = dict.fromkeys(self.sources or (), now)
+        self._silent: set[str] = set()
+
+    def subscriptions(self) -> list[bytes]:
+        """Topic prefixes for the SUB socket: the wanted kinds, plus status as heartbeat."""
+        kinds = set(self.kinds) | ({"status"} if self.silence_s is not None else set())
+        if kinds == set(KINDS) and self.sources is None:
+            return [b""]
+        return sorted(
+            f"{kind}/{source}".encode()
+            for kind in kinds
+            for source in (self.sources if self.sources is not None else [""])
+        )
+
+    def feed(self, frames: Sequence[bytes], now: float) -> list[Item]:
+        """The items one received message gives: nothing, a ``Back``, the event, or both."""
+        self.counters.received += 1
+        try:
+            event = _checked(decode(frames))
+        except ProtocolError as exc:
+            if _is_other_version(frames):
+                self.counters.unknown_version += 1
+            else:
+                self.counters.malformed += 1
+            self.last_error = str(exc)
+            return []
+        if self.sources is not None and event.source not in self.sources:
+            self.counters.filtered += 1
+            return []
+        items: list[Item] = []
+        if self.silence_s is not None:
+            if event.source in self._silent:
+                self._silent.discard(event.source)
+                items.append(Back(event.source, now - self._heard[event.source]))
+            self._heard[event.source] = now
+        if event.kind in self.kinds:
+            self.counters.delivered += 1
+            items.append(event)
+        else:
+            self.counters.filtered += 1
+        return items
+
+    def expire(self, now: float) -> list[Item]:
+        """A ``Silent`` for each source whose silence just passed the timeout."""
+        if self.silence_s is None:
+            return []
+        items: list[Item] = []
+        for source, heard in self._heard.items():
+            if source not in self._silent and now - heard >= self.silence_s:
+                self._silent.add(source)
+                items.append(Silent(source, now - heard))
+        return items
+
+    def next_expiry(self, now: float) -> float | None:
+        """Seconds until the next source could fall silent, or None if none can."""
+        if self.silence_s is None:
+            return None
+        pending = [h for s, h in self._heard.items() if s not in self._silent]
+        return max(0.0, min(pending) + self.silence_s - now) if pending else None
+
+
+def _checked(event: Event) -> Event:
+    """The event, unless its descriptors are not finite numbers.
+
+    ``decode`` checks that a timbre carries the seven names but not what they
+    hold; a bridge doing arithmetic on a string (or a NaN) would fail far from
+    the cause, so such a message is malformed here.
+    """
+    if isinstance(event, Timbre):
+        for name, value in event.descriptors.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProtocolError(f"descriptor {name!r} is {type(value).__name__}, not a number")
+            if not math.isfinite(value):
+                raise ProtocolError(f"descriptor {name!r} is {value}")
+    return event
+
+
+def _is_other_version(frames: Sequence[bytes]) -> bool:
+    """True for a readable map whose integer ``v`` is not ours: a newer (or older) daemon."""
+    if len(frames) != 2:
+        return False
+    try:
+        body = msgpack.unpackb(bytes(frames[1]), raw=False)
+    except (ValueError, msgpack.ExtraData):
+        return False
+    version = body.get("v") if isinstance(body, dict) else None
+    return (
+        isinstance(version, int) and not isinstance(version, bool) and (version != SCHEMA_VERSION)
+    )
+
+
+def _open(
+    context: zmq.Context,
+    endpoints: str | Sequence[str],
+    core: _Core,
+    rcvhwm: int,
+) -> zmq.Socket:
+    """A SUB socket with its high-water mark set before it connects (it applies per pipe)."""
+    endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+    if not endpoints:
+        raise ValueError("no endpoint to connect to")
+    if rcvhwm < 0:
+        raise ValueError(f"the receive high-water mark must be >= 0, got {rcvhwm}")
+    socket = context.socket(zmq.SUB)
+    try:
+        socket.setsockopt(zmq.RCVHWM, rcvhwm)
+        socket.setsockopt(zmq.LINGER, 0)
+        for prefix in core.subscriptions():
+            socket.setsockopt(zmq.SUBSCRIBE, prefix)
+        for endpoint in endpoints:
+            socket.connect(endpoint)
+    except zmq.ZMQError:
+        socket.close(linger=0)
+        raise
+    return socket
+
+
+def _poll_ms(seconds: float | None) -> int | None:
+    """ZeroMQ's poll timeout, rounded up so that a short wait never spins."""
+    return None if seconds is None else max(0, math.ceil(seconds * 1000))
+
+
+class _Base:
+    """What both subscribers share: the core, its counters, the wait arithmetic."""
+
+    def __init__(
+        self,
+        kinds: Iterable[str] | None,
+        sources: Iterable[str] | None,
+        silence_s: float | None,
+    ) -> None:
+        self._core = _Core(kinds, sources, silence_s, time.monotonic())
+        self._ready: deque[Item] = deque()
+
+    @property
+    def counters(self) -> Counters:
+        return replace(self._core.counters)
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last skipped message was skipped, for a status line."""
+        return self._core.last_error
+
+    @property
+    def subscriptions(self) -> list[bytes]:
+        """The topic prefixes subscribed to (what a publisher's XPUB socket sees)."""
+        return self._core.subscriptions()
+
+    def _step(self, deadline: float | None) -> tuple[Item | None, float | None, bool]:
+        """The next ready item, else how long to wait and whether time is up."""
+        now = time.monotonic()
+        self._ready.extend(self._core.expire(now))
+        if self._ready:
+            return self._ready.popleft(), None, False
+        if deadline is not None and now >= deadline:
+            return None, None, True
+        left = None if deadline is None else deadline - now
+        waits = [w for w in (self._core.next_expiry(now), left) if w is not None]
+        return None, min(waits, default=None), False
+
+    def _feed(self, frames: list[bytes]) -> None:
+        self._ready.extend(self._core.feed(frames, time.monotonic()))
+
+
+class Subscriber(_Base):
+    """Blocking subscriber: ``recv``, iteration, or ``run`` with a callback.
+
+    >>> with Subscriber(["tcp://pi1:5556", "tcp://pi2:5556"], kinds=["timbre"]) as sub:
+    ...     for item in sub:
+    ...         print(item)
+
+    Items are protocol events (``Onset``, ``Timbre``, ``Status``) of the wanted
+    kinds and sources, and ``Silent``/``Back`` when a source's heartbeat stops
+    and resumes (``silence_s=None`` turns that off). A socket belongs to one
+    thread: use a subscriber from the thread that made it.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str] = DEFAULT_ENDPOINT,
+        *,
+        kinds: Iterable[str] | None = None,
+        sources: Iterable[str] | None = None,
+        silence_s: float | None = DEFAULT_SILENCE_S,
+        rcvhwm: int = DEFAULT_RCVHWM,
+        context: zmq.Context | None = None,
+    ) -> None:
+        super().__init__(kinds, sources, silence_s)
+        self._socket = _open(context or zmq.Context.instance(), endpoints, self._core, rcvhwm)
+
+    def recv(self, timeout_s: float | None = None) -> Item | None:
+        """The next item, or None once ``timeout_s`` passes (None: wait for ever)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            item, wait, expired = self._step(deadline)
+            if item is not None or expired:
+                return item
+            if self._socket.poll(_poll_ms(wait)):
+                self._feed(self._socket.recv_multipart(zmq.NOBLOCK))
+
+    def __iter__(self) -> Iterator[Item]:
+        while True:
+            item = self.recv()
+            if item is not None:
+                yield item
+
+    def run(
+        self,
+        callback: Callable[[Item], object],
+        *,
+        stop: threading.Event | None = None,
+        count: int | None = None,
+        check_s: float = 0.1,
+    ) -> None:
+        """Call ``callback`` with each item until ``stop`` is set or ``count`` events came.
+
+        ``count`` counts protocol events, not ``Silent``/``Back``; ``stop`` is
+        looked at every ``check_s`` seconds, so another thread or a signal
+        handler can end the loop.
+        """
+        target = None if count is None else self._core.counters.delivered + count
+        while not (stop is not None and stop.is_set()):
+            if target is not None and self._core.counters.delivered >= target:
+                return
+            item = self.recv(check_s)
+            if item is not None:
+                callback(item)
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class AsyncSubscriber(_Base):
+    """The same subscriber for asyncio (``zmq.asyncio``): ``await recv()`` or ``async for``.
+
+    >>> async with AsyncSubscriber(kinds=["onset"]) as sub:
+    ...     async for item in sub:
+    ...         print(item)
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str] = DEFAULT_ENDPOINT,
+        *,
+        kinds: Iterable[str] | None = None,
+        sources: Iterable[str] | None = None,
+        silence_s: float | None = DEFAULT_SILENCE_S,
+        rcvhwm: int = DEFAULT_RCVHWM,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        super().__init__(kinds, sources, silence_s)
+        self._socket = _open(
+            context or zmq.asyncio.Context.instance(), endpoints, self._core, rcvhwm
+        )
+
+    async def recv(self, timeout_s: float | None = None) -> Item | None:
+        """The next item, or None once ``timeout_s`` passes (None: wait for ever)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            item, wait, expired = self._step(deadline)
+            if item is not None or expired:
+                return item
+            if await self._socket.poll(_poll_ms(wait)):
+                self._feed(await self._socket.recv_multipart())
+
+    async def __aiter__(self) -> AsyncIterator[Item]:
+        while True:
+            item = await self.recv()
+            if item is not None:
+                yield item
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+    async def __aenter__(self) -> AsyncSubscriber:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,162 @@
+"""The subscriber over real loopback sockets: filters, skips, heartbeat, three forms."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq.asyncio
+
+from tests.clients.wire import VALUES, TestDaemon, onset, status, timbre
+from timbrecast.clients.subscriber import AsyncSubscriber, Back, Item, Silent, Subscriber
+from timbrecast.daemon.protocol import Event, encode
+
+
+def _payload(event: Event) -> bytes:
+    return encode(event)[1]
+
+
+def test_reads_typed_events_from_several_daemons(daemons) -> None:
+    first, second = daemons(), daemons()
+    with Subscriber([first.endpoint, second.endpoint], silence_s=None) as sub:
+        first.wait_subscribed([b""])
+        second.wait_subscribed([b""])
+        first.send(onset("kick"))
+        second.send(timbre("snare"))
+        got = [sub.recv(2.0), sub.recv(2.0)]
+    assert sorted(got, key=lambda e: e.kind) == [onset("kick"), timbre("snare")]
+
+
+def test_filters_by_kind_and_exact_source(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, kinds=["timbre"], sources=["snare"], silence_s=None) as sub:
+        assert sub.subscriptions == [b"timbre/snare"]
+        daemon.wait_subscribed(sub.subscriptions)
+        daemon.send(
+            timbre("kick"), timbre("snare2"), onset("snare"), status("snare"), timbre("snare", 3)
+        )
+        assert sub.recv(2.0) == timbre("snare", 3)
+        assert sub.recv(0.2) is None
+        counters = sub.counters
+    # ZeroMQ drops what matches no prefix; "snare2" matches "timbre/snare" and is dropped here.
+    assert (counters.received, counters.delivered, counters.filtered) == (2, 1, 1)
+
+
+def test_status_is_read_for_the_heartbeat_but_not_delivered(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, kinds=["onset"], silence_s=5.0) as sub:
+        assert sub.subscriptions == [b"onset/", b"status/"]
+        daemon.wait_subscribed(sub.subscriptions)
+        daemon.send(status(), onset())
+        assert sub.recv(2.0) == onset()
+        assert sub.counters.filtered == 1
+
+
+def test_malformed_and_unknown_versions_are_counted_and_skipped(daemon: TestDaemon) -> None:
+    newer = msgpack.packb({**msgpack.unpackb(_payload(onset())), "v": 2})
+    with Subscriber(daemon.endpoint, silence_s=None) as sub:
+        daemon.wait_subscribed([b""])
+        for frames in (
+            [b"onset/snare"],  # no payload
+            [b"onset/snare", b"\xc1"],  # not msgpack
+            [b"bogus/snare", _payload(onset())],  # unknown kind
+            [b"onset/snare", msgpack.packb([1, 2])],  # not a map
+            [b"timbre/snare", msgpack.packb({"v": 1, "seq": 1})],  # fields missing
+            [b"onset/snare", newer],  # a newer schema
+        ):
+            daemon.send_raw(frames)
+        daemon.send(onset(seq=9))
+        assert sub.recv(2.0) == onset(seq=9)
+        counters = sub.counters
+        assert "schema version 2" in str(sub.last_error)
+    assert (counters.malformed, counters.unknown_version) == (5, 1)
+    assert (counters.received, counters.delivered) == (7, 1)
+
+
+def test_a_silent_source_is_reported_once_and_again_when_back(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, silence_s=0.3) as sub:
+        daemon.wait_subscribed([b""])
+        daemon.send(status())
+        assert sub.recv(2.0) == status()
+        heard = time.monotonic()
+        silent = sub.recv(2.0)
+        assert isinstance(silent, Silent) and silent.source == "snare"
+        assert 0.3 <= silent.silent_s < 1.0
+        assert 0.25 <= time.monotonic() - heard < 1.5
+        assert sub.recv(0.4) is None  # reported once, not once per timeout
+        daemon.send(status())
+        back = sub.recv(2.0)
+        assert isinstance(back, Back) and back.source == "snare" and back.silent_s >= 0.7
+        assert sub.recv(2.0) == status()
+
+
+def test_a_named_source_never_heard_is_silent(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, sources=["kick"], silence_s=0.2) as sub:
+        silent = sub.recv(2.0)
+        assert isinstance(silent, Silent) and silent.source == "kick"
+        assert 0.2 <= silent.silent_s < 1.0
+
+
+def test_callback_form_stops_after_count_or_when_told(daemon: TestDaemon) -> None:
+    got: list[Item] = []
+    with Subscriber(daemon.endpoint, silence_s=None) as sub:
+        daemon.wait_subscribed([b""])
+        daemon.send(onset(seq=0), onset(seq=1), onset(seq=2))
+        sub.run(got.append, count=2)
+        assert got == [onset(seq=0), onset(seq=1)]
+        stop = threading.Event()
+        threading.Timer(0.2, stop.set).start()
+        started = time.monotonic()
+        sub.run(got.append, stop=stop)
+        assert time.monotonic() - started < 1.0
+    assert got[-1] == onset(seq=2)
+
+
+def test_asyncio_form(daemon: TestDaemon) -> None:
+    async def main() -> list[Item]:
+        items: list[Item] = []
+        context = zmq.asyncio.Context()
+        async with AsyncSubscriber(daemon.endpoint, silence_s=0.2, context=context) as sub:
+            daemon.wait_subscribed([b""])
+            daemon.send(onset(), timbre())
+            async for item in sub:
+                items.append(item)
+                if isinstance(item, Silent):
+                    break
+            assert await sub.recv(0.1) is None
+        context.term()
+        return items
+
+    assert asyncio.run(asyncio.wait_for(main(), 5.0)) == [
+        onset(),
+        timbre(),
+        Silent("snare", pytest.approx(0.6, abs=0.4)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kinds": ["bogus"]},
+        {"kinds": []},
+        {"sources": []},
+        {"silence_s": 0},
+        {"endpoints": []},
+        {"rcvhwm": -1},
+    ],
+)
+def test_bad_arguments_are_refused(kwargs) -> None:
+    with pytest.raises(ValueError):
+        Subscriber(**kwargs)
+
+
+def test_descriptors_that_are_not_finite_numbers_are_malformed(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, silence_s=None) as sub:
+        daemon.wait_subscribed([b""])
+        for bad in ("bright", float("nan"), True):
+            daemon.send(timbre(values={**VALUES, "brightness": bad}))
+        daemon.send(timbre(seq=5))
+        assert sub.recv(2.0) == timbre(seq=5)
+        assert sub.counters.malformed == 3
+        assert "brightness" in str(sub.last_error)
