@@ -112,7 +112,11 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     for folder in args.user:
         if not folder.is_dir():
             raise InputMissing(f"{folder}: no such directory")
-    spec = corpus.CorpusSpec(args.synthetic, args.copies, args.seed, tuple(args.user))
+    if args.data_home is not None and not args.data_home.is_dir():
+        raise InputMissing(f"{args.data_home}: no such directory")
+    spec = corpus.CorpusSpec(
+        args.synthetic, args.copies, args.seed, tuple(args.user), args.data_home
+    )
     listing = corpus.list_hits(spec)
     for reason, count in sorted(listing.skipped.items()):
         print(f"left out by the sources: {count} ({reason})", file=sys.stderr)

@@ -25,7 +25,7 @@ from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH
 from timbrecast.daemon.preprocess import PreprocessError, prepare
-from timbrecast.trainer import augment, hydrogen, soundfonts, synth
+from timbrecast.trainer import augment, freesound, hydrogen, soundfonts, synth
 from timbrecast.trainer.labelcache import (
     CachedLabel,
     LabelCache,
@@ -49,6 +49,7 @@ class CorpusSpec:
     copies: int = 10
     seed: int = 0
     user_dirs: tuple[Path, ...] = ()
+    freesound_home: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,15 @@ def list_hits(spec: CorpusSpec) -> Listing:
     fonts = soundfonts.listing()
     real = drums.hits + fonts.hits
     users = [hit for folder in spec.user_dirs for hit in user_hits(folder)]
+    dataset = freesound.listing(spec.freesound_home) if spec.freesound_home else Listing([], [])
     hits = (
         real
         + users
         + augment.augmented_hits(real + users, spec.copies, spec.seed)
         + synth.hits(spec.synthetic, spec.seed)
+        + dataset.hits
     )
-    return Listing(hits, drums.left_out + fonts.left_out)
+    return Listing(hits, drums.left_out + fonts.left_out + dataset.left_out)
 
 
 def _render_plain(hit: Hit) -> Audio:
@@ -120,6 +123,8 @@ def _render_plain(hit: Hit) -> Audio:
         return synth.render_hit(hit)
     if hit.source == USER_SOURCE:
         return audiofile.read(hit.recipe_fields()["path"])
+    if hit.source == freesound.SOURCE:
+        return freesound.render(hit)
     raise ValueError(f"unknown source {hit.source!r}")
 
 
@@ -213,12 +218,17 @@ def build(
         else:
             report.mismatched += 1
 
+    entries: dict[int, Entry] = {}
+    for index, key in keys.items():
+        if hits[index].source == freesound.SOURCE:
+            entries[index] = Entry(hits[index], key, freesound.labels(hits[index]))
+
     def clips() -> Iterator[Clip]:
         for index, key in keys.items():
-            yield Clip(str(index), key, dequantise(store[index]))
+            if index not in entries:
+                yield Clip(str(index), key, dequantise(store[index]))
 
-    entries: dict[int, Entry] = {}
-    bar = progress_factory(len(keys), "labelling")
+    bar = progress_factory(len(keys) - len(entries), "labelling")
     for outcome in label_clips(clips(), cache, jobs):
         bar.update(1)
         index = int(outcome.name)
