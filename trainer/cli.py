@@ -149,11 +149,15 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
 def cmd_groove(args: argparse.Namespace) -> int:
     """Render a synthetic groove and the list of its onsets (a CSV beside it)."""
+    import numpy as np
     import soundfile
 
     from timbrecast.trainer.synth import groove
 
     audio, notes = groove(args.seed, bars=args.bars, bpm=args.bpm, sample_rate=args.rate)
+    lead = round(args.lead_in * args.rate)
+    audio = np.concatenate([np.zeros(lead, dtype=audio.dtype), audio])
+    notes = [(t + lead / args.rate, kind) for t, kind in notes]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(args.out, audio, args.rate, subtype="PCM_16")
     onsets = args.out.with_suffix(".onsets.csv")
@@ -367,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     groove.add_argument("--bars", type=int, default=4)
     groove.add_argument("--bpm", type=float, default=100.0)
     groove.add_argument("--rate", type=int, default=44100)
+    groove.add_argument(
+        "--lead-in", type=float, default=0.0, help="seconds of silence before the first bar"
+    )
     groove.set_defaults(func=cmd_groove)
 
     from timbrecast.trainer.models import ARCHITECTURES, DEFAULT

@@ -26,4 +26,4 @@ def test_info_shows_the_contract_and_the_runtime() -> None:
     assert "16000 Hz mono, 16000 samples" in result.stdout
     assert "hardness" in result.stdout and "boominess" in result.stdout
     assert "ai-edge-litert" in result.stdout
-    assert "demo recording: groove.flac (9.6 s, 44100 Hz, 1 ch)" in result.stdout
+    assert "demo recording: groove.flac (11.1 s, 44100 Hz, 1 ch)" in result.stdout
