@@ -22,6 +22,7 @@ from timbrecast.daemon.contract import (
     SAMPLE_RATE,
 )
 from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
+from timbrecast.daemon.live import LiveInput, LiveInputError, devices
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
@@ -43,6 +44,8 @@ examples:
   timbrecastd info                          what is installed: runtimes, model, demo
   timbrecastd analyze take1.wav --jsonl hits.jsonl
   timbrecastd analyze --oneshot samples/*.wav --jsonl tags.jsonl
+  timbrecastd devices                       list capture devices
+  timbrecastd run --device "USB Audio" --input-channels 1,2 --sources snare,kick
   timbrecastd run --file take1.wav          publish a file's hits in real time
   arecord -f S16_LE -r 48000 -c 2 | timbrecastd run --stdin --rate 48000 --channels 2
 
@@ -221,12 +224,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Listen and publish until the input ends or SIGTERM/SIGINT."""
     model = load_model(args)
     settings = detector_settings(args)
+    if sum(x is not None and x is not False for x in (args.file, args.stdin, args.device)) != 1:
+        raise ConfigError("choose one input: --device NAME, --file PATH or --stdin")
     if args.file is not None:
-        source: FileInput | PcmInput = FileInput(args.file, realtime=not args.fast)
+        source: FileInput | PcmInput | LiveInput = FileInput(args.file, realtime=not args.fast)
     elif args.stdin:
-        source = PcmInput(args.rate, args.channels, args.format)
+        source = PcmInput(args.rate or 48000, args.channels, args.format)
     else:
-        raise ConfigError("choose an input: --file PATH or --stdin")
+        source = LiveInput(args.device, args.rate, parse_channels(args.input_channels))
+        source.open()
     names = (
         args.sources.split(",") if args.sources else [f"in{i + 1}" for i in range(source.channels)]
     )
@@ -250,8 +256,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         pipeline.process(block.frames, block.unix_ns)
         if stop.is_set():
             break
+    if isinstance(source, LiveInput):
+        source.close()
+        pipeline.overruns = source.overruns
     pipeline.finish()
     publisher.close()
+    return exitcodes.OK
+
+
+def parse_channels(text: str | None) -> list[int] | None:
+    """``1,3`` (1-based, as on an interface's front panel) -> [0, 2]."""
+    if text is None:
+        return None
+    try:
+        channels = [int(part) - 1 for part in text.split(",")]
+    except ValueError as exc:
+        raise ConfigError(f"--input-channels {text!r}: expected numbers like 1,2") from exc
+    if min(channels) < 0:
+        raise ConfigError(f"--input-channels {text!r}: channels count from 1")
+    return channels
+
+
+def cmd_devices(_: argparse.Namespace) -> int:
+    """Input devices, as ``--device`` takes them."""
+    for device in devices():
+        print(f"{device.index:3d}  {device.name}  ({device.channels} in, {device.default_rate} Hz)")
     return exitcodes.OK
 
 
@@ -341,10 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = run.add_argument_group("input (one of)")
+    source.add_argument("--device", help="capture device: index or (part of) its name")
+    source.add_argument(
+        "--input-channels", help="with --device: which channels, from 1 (default 1), e.g. 1,2"
+    )
     source.add_argument("--file", type=Path, help="an audio file, paced in real time")
     source.add_argument("--fast", action="store_true", help="with --file: as fast as possible")
     source.add_argument("--stdin", action="store_true", help="raw interleaved PCM on stdin")
-    source.add_argument("--rate", type=int, default=48000, help="with --stdin (default 48000)")
+    source.add_argument(
+        "--rate", type=int, help="--device: default the device's; --stdin: default 48000"
+    )
     source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
     source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
     run.add_argument("--sources", help="comma-separated source names, one per channel")
@@ -353,6 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_flags(run)
     add_detector_flags(run)
     run.set_defaults(func=cmd_run)
+
+    listing = commands.add_parser(
+        "devices",
+        help="list audio input devices (needs the live extra)",
+        epilog="example: timbrecastd devices; then timbrecastd run --device 'USB Audio'",
+    )
+    listing.set_defaults(func=cmd_devices)
     return parser
 
 
@@ -364,10 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.OK
     try:
         return args.func(args)
-    except (ConfigError, ModelContractError, PublisherError) as exc:
+    except (ConfigError, ModelContractError, PublisherError, LiveInputError) as exc:
         print(f"timbrecastd: {exc}", file=sys.stderr)
         return exitcodes.CONFIG
-    except runtime.RuntimeUnavailable as exc:
+    except (runtime.RuntimeUnavailable, ImportError) as exc:
         print(f"timbrecastd: {exc}", file=sys.stderr)
         return exitcodes.UNAVAILABLE
     except audiofile.AudioFileError as exc:

@@ -9,6 +9,7 @@ import numpy as np
 from timbrecast.daemon import runtime
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.modelfile import ModelContract, ModelContractError, read_contract
+from timbrecast.daemon.quiet import quiet_stderr
 
 
 class Model:
@@ -35,8 +36,9 @@ class Model:
         self.runtime = runtime.load(runtime_name)
         self.batch = max(1, batch)
         try:
-            self._single = self._interpreter(content, threads, 1)
-            self._batched = self._interpreter(content, threads, self.batch)
+            with quiet_stderr():
+                self._single = self._interpreter(content, threads, 1)
+                self._batched = self._interpreter(content, threads, self.batch)
         except (ValueError, RuntimeError) as exc:
             raise ModelContractError(
                 f"model {path}: {self.runtime.name} cannot load it ({exc})"

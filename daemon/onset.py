@@ -4,14 +4,17 @@ One ``OnsetDetector`` per channel, fed blocks of any size at the channel's
 native rate; it keeps its own state between blocks, so feeding a file in one
 block or in 64-sample blocks gives the same onsets (the madmom processor idea).
 
-Detection function: the positive spectral flux of ``log10(1 + GAMMA |X|)``
-against a 3-bin maximum filter of the previous frame (SuperFlux's trick, which
-keeps a ringing or vibrating partial from counting as new energy), averaged over
-bins so that it reads the same at any sample rate.
+Detection function: the magnitude spectrum is pooled into ``BANDS`` log-spaced
+bands (averaging bins tames the frame-to-frame variance of a noisy decay, which
+otherwise reads as new energy), compressed as ``log10(1 + GAMMA |X|)``, and its
+positive flux taken against a 3-band maximum filter of the previous frame
+(SuperFlux's trick, which keeps a ringing or vibrating partial from counting as
+new energy), averaged over bands so that it reads the same at any sample rate.
 
 Peak picking without look-ahead: an onset fires on the first frame whose flux
-exceeds ``threshold + RATIO * median(recent flux)`` while the frame is louder
-than the noise floor and no onset fired in the last ``min_interval_s``. The
+exceeds both ``threshold + RATIO * median(recent flux)`` and ``MASK_RATIO`` of a
+decaying memory of recent flux peaks, while the frame is louder than the noise
+floor and no onset fired in the last ``min_interval_s``. The
 detection frame ends a few ms after the attack, so the onset is then placed back
 on the attack in the waveform: the first sample whose 1 ms envelope rises a fifth
 of the way from the level before the hit to its peak so far.
@@ -26,10 +29,17 @@ import numpy as np
 
 FRAME_S = 0.012
 HOP_S = 0.004
-GAMMA = 1000.0
+GAMMA = 1e4
+BANDS = 40
+LOWEST_HZ = 40.0
 RATIO = 1.5
 MEDIAN_FRAMES = 25
 ATTACK_RISE = 0.2
+#: A hit's own decay (a snare's noise, a cymbal's wash) keeps fluctuating in
+#: level; so the threshold also follows recent flux peaks, decaying with
+#: ``MASK_S``, at ``MASK_RATIO`` of their height.
+MASK_RATIO = 0.2
+MASK_S = 0.04
 ENVELOPE_S = 0.001
 
 
@@ -42,7 +52,7 @@ class DetectorSettings:
     start an onset. ``min_interval_s``: the retrigger guard.
     """
 
-    threshold: float = 0.012
+    threshold: float = 0.015
     floor_db: float = -60.0
     min_interval_s: float = 0.025
 
@@ -75,6 +85,7 @@ class OnsetDetector:
         self.hop = max(8, round(HOP_S * sample_rate))
         self._window = np.hanning(self.frame).astype(np.float32)
         self._scale = 2.0 / float(self._window.sum())
+        self._band_starts, self._band_widths = self._bands(sample_rate)
         self._envelope = max(1, round(ENVELOPE_S * sample_rate))
         # Samples kept for the next frames and for placing onsets on the attack.
         self._keep = self.frame + 2 * self.hop + self.frame
@@ -83,6 +94,8 @@ class OnsetDetector:
         self._pending = 0
         self._previous: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=MEDIAN_FRAMES)
+        self._mask = 0.0
+        self._mask_decay = float(np.exp(-self.hop / (MASK_S * sample_rate)))
         self._last_onset = -(10**12)
 
     def process(self, block: np.ndarray) -> list[OnsetEvent]:
@@ -110,6 +123,14 @@ class OnsetDetector:
         self._history = self._history[-(self._keep + self._pending) :]
         return events
 
+    def _bands(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start bin and width of each log-spaced band (at least one bin wide)."""
+        bins = self.frame // 2 + 1
+        edges = np.geomspace(LOWEST_HZ, sample_rate / 2, BANDS + 1) * self.frame / sample_rate
+        starts = np.unique(np.clip(np.round(edges[:-1]).astype(int), 1, bins - 1))
+        widths = np.diff(np.append(starts, bins))
+        return starts, widths.astype(np.float32)
+
     def _step(self, spectrum: np.ndarray, rms: float, frame_end: int) -> OnsetEvent | None:
         previous, self._previous = self._previous, spectrum
         if previous is None:
@@ -118,10 +139,12 @@ class OnsetDetector:
         flux = float(np.mean(np.maximum(spectrum[1:-1] - widened, 0.0)))
         baseline = float(np.median(self._recent)) if self._recent else 0.0
         self._recent.append(flux)
+        mask, self._mask = self._mask, max(flux, self._mask * self._mask_decay)
         settings = self.settings
         loud = 20.0 * np.log10(max(rms, 1e-12)) > settings.floor_db
         guard = round(settings.min_interval_s * self.sample_rate)
-        if flux <= settings.threshold + RATIO * baseline or not loud:
+        threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
+        if flux <= threshold or not loud:
             return None
         if frame_end - self._last_onset < guard:
             return None

@@ -53,8 +53,16 @@ def test_analyze_writes_one_object_per_hit(take: Path, tiny_tflite, tmp_path: Pa
 def test_oneshot_tags_files_and_counts_what_it_skips(parity_dir, tiny_tflite, tmp_path) -> None:
     (tmp_path / "broken.wav").write_text("not audio")
     out = tmp_path / "tags.jsonl"
-    result = daemon("analyze", "--oneshot", str(parity_dir), str(tmp_path / "broken.wav"),
-                    "--jsonl", str(out), "--model", str(tiny_tflite["int8"]))
+    result = daemon(
+        "analyze",
+        "--oneshot",
+        str(parity_dir),
+        str(tmp_path / "broken.wav"),
+        "--jsonl",
+        str(out),
+        "--model",
+        str(tiny_tflite["int8"]),
+    )
     assert result.returncode == DATA
     assert len(out.read_text().splitlines()) == 40
     assert "40 hits from 40 of 41 files, 1 skipped" in result.stderr
@@ -87,8 +95,16 @@ def test_a_port_in_use_is_a_configuration_error(take, tiny_tflite) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = daemon("run", "--file", str(take), "--fast", "--model", str(tiny_tflite["int8"]),
-                        "--endpoint", f"tcp://127.0.0.1:{port}")
+        result = daemon(
+            "run",
+            "--file",
+            str(take),
+            "--fast",
+            "--model",
+            str(tiny_tflite["int8"]),
+            "--endpoint",
+            f"tcp://127.0.0.1:{port}",
+        )
     assert result.returncode == CONFIG
     assert f"cannot publish on tcp://127.0.0.1:{port}" in result.stderr
 
@@ -98,8 +114,9 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
     the subscriber has joined (ZeroMQ's slow joiner) before the first hit."""
     audio, rate = soundfile.read(take, dtype="float32")
     padded = tmp_path / "padded.wav"
-    soundfile.write(padded, np.concatenate([np.zeros((int(1.5 * rate), 2), np.float32), audio]),
-                    rate)
+    soundfile.write(
+        padded, np.concatenate([np.zeros((int(1.5 * rate), 2), np.float32), audio]), rate
+    )
     context = zmq.Context.instance()
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -110,9 +127,20 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
     endpoint = f"tcp://127.0.0.1:{port}"
     sub.connect(endpoint)
     process = subprocess.Popen(
-        [script("timbrecastd"), "run", "--file", str(padded), "--model", str(tiny_tflite["int8"]),
-         "--endpoint", endpoint, "--sources", "snare,room"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            script("timbrecastd"),
+            "run",
+            "--file",
+            str(padded),
+            "--model",
+            str(tiny_tflite["int8"]),
+            "--endpoint",
+            endpoint,
+            "--sources",
+            "snare,room",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     events = []
     deadline = time.monotonic() + 60

@@ -21,8 +21,16 @@ from timbrecast.daemon.protocol import (
 
 ONSET = Onset("snare", 7, 12.345, 1_764_000_000_000_000_000, -6.0, -18.5)
 TIMBRE = Timbre(
-    "snare", 7, 12.345, 1_764_000_000_000_000_000, -6.0, -18.5,
-    {name: 10.0 * i for i, name in enumerate(DESCRIPTORS)}, 0.42, "seven-filters-int8@abc", 21.5,
+    "snare",
+    7,
+    12.345,
+    1_764_000_000_000_000_000,
+    -6.0,
+    -18.5,
+    {name: 10.0 * i for i, name in enumerate(DESCRIPTORS)},
+    0.42,
+    "seven-filters-int8@abc",
+    21.5,
 )
 STATUS = Status("snare", 60.0, 120, 0, 1, 0, 3.2, "seven-filters-int8@abc")
 
