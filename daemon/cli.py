@@ -29,7 +29,7 @@ from timbrecast.daemon.onset import DetectorSettings
 from timbrecast.daemon.pipeline import Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
-from timbrecast.daemon.protocol import Event, Timbre
+from timbrecast.daemon.protocol import Event, Onset, Timbre
 from timbrecast.daemon.publisher import DEFAULT_ENDPOINT, Publisher, PublisherError
 
 DESCRIPTION = """\
@@ -284,6 +284,59 @@ def cmd_devices(_: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def describe(event: Event) -> str:
+    """One line per message, as the demo's subscriber prints them."""
+    if isinstance(event, Onset):
+        return (
+            f"onset  {event.source} #{event.seq:<3d} at {event.stream_time_s:7.3f} s  "
+            f"peak {event.peak_dbfs:6.1f} dBFS"
+        )
+    if isinstance(event, Timbre):
+        values = "  ".join(f"{k[:5]} {v:5.1f}" for k, v in event.descriptors.items())
+        return f"timbre {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms)"
+    return (
+        f"status {event.source} hits {event.hits} drops {event.drops} "
+        f"overruns {event.overruns} model {event.model_id}"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The bundled recording through the daemon, printed as a subscriber receives it."""
+    import zmq
+
+    from timbrecast.daemon.protocol import decode
+
+    recordings = bundled.demo_recordings()
+    if not recordings:
+        raise ConfigError("no demo recording bundled")
+    model = load_model(args)
+    source = FileInput(recordings[0], realtime=not args.fast)
+    subscriber = zmq.Context.instance().socket(zmq.SUB)
+    subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+    subscriber.setsockopt(zmq.RCVHWM, 100_000)
+    subscriber.connect(args.endpoint)
+    publisher = Publisher(args.endpoint)
+    pipeline = Pipeline(model, source.sample_rate, ["demo"], publisher)
+    print(
+        f"{recordings[0].name}: {model.model_id} on {model.runtime.name}; "
+        f"subscribed to {args.endpoint}"
+    )
+
+    def drain(wait_ms: int) -> None:
+        while subscriber.poll(wait_ms):
+            print(describe(decode(subscriber.recv_multipart())), flush=True)
+            wait_ms = 0
+
+    for block in source:
+        pipeline.process(block.frames, block.unix_ns)
+        drain(0)
+    pipeline.finish()
+    publisher.close()
+    drain(500)
+    subscriber.close(linger=0)
+    return exitcodes.OK
+
+
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", type=Path, help="a .tflite exported by `trainer export`")
@@ -388,6 +441,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_flags(run)
     add_detector_flags(run)
     run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the bundled recording through the daemon, shown as a subscriber sees it",
+        epilog="example: timbrecastd demo --fast",
+    )
+    demo.add_argument("--fast", action="store_true", help="do not pace in real time")
+    demo.add_argument(
+        "--endpoint",
+        default="tcp://127.0.0.1:5599",
+        help="loopback endpoint for the demo (default tcp://127.0.0.1:5599)",
+    )
+    add_model_flags(demo)
+    demo.set_defaults(func=cmd_demo)
 
     listing = commands.add_parser(
         "devices",

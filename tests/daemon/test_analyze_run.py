@@ -160,3 +160,17 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
         assert final.hits == len(onsets) == len(timbres)
         assert final.drops == 0 and final.skipped == 0
         assert sorted(t.seq for t in timbres) == [o.seq for o in onsets]
+
+
+def test_demo_shows_every_hit_of_the_bundled_recording(tiny_tflite) -> None:
+    from timbrecast.daemon import bundled
+
+    demo = bundled.demo_recordings()[0]
+    analyzed = daemon("analyze", str(demo), "--model", str(tiny_tflite["int8"]))
+    hits = len(analyzed.stdout.splitlines())
+    shown = daemon("demo", "--fast", "--model", str(tiny_tflite["int8"]),
+                   "--endpoint", "tcp://127.0.0.1:5598")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert sum(line.startswith("onset ") for line in lines) == hits
+    assert sum(line.startswith("timbre ") for line in lines) == hits >= 40

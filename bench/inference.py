@@ -1,0 +1,72 @@
+"""Time per hit: the int8 model, the float model and the teacher, on the same clips.
+
+All three run in this one process on the same clips (the 40 teacher-parity
+one-shots by default), one clip at a time as the daemon does for a single hit:
+the models through the daemon's own runtime layer with one thread, the teacher
+through ``timbrecast.trainer.teacher``. Prints median and p99 per clip and the
+ratios against the int8 model, which is the reference run.
+
+    python bench/inference.py --int8 model-int8.tflite --float model-float.tflite
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon import audiofile
+from timbrecast.daemon.model import Model
+from timbrecast.daemon.preprocess import prepare
+
+DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "teacher-parity"
+
+
+def timings(run, clips: np.ndarray, repeats: int) -> np.ndarray:
+    """Seconds per call of ``run(clip)``, after one warm-up call."""
+    run(clips[0])
+    seconds = []
+    for _ in range(repeats):
+        for clip in clips:
+            start = time.perf_counter()
+            run(clip)
+            seconds.append(time.perf_counter() - start)
+    return np.array(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--int8", type=Path, required=True, help="the int8 export")
+    parser.add_argument("--float", type=Path, required=True, help="the float export")
+    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
+    parser.add_argument("--repeats", type=int, default=20, help="passes over the clips (models)")
+    parser.add_argument("--no-teacher", action="store_true", help="skip the teacher")
+    args = parser.parse_args()
+
+    clips = []
+    for path in sorted(args.clips.glob("*.wav")):
+        audio = audiofile.read(path)
+        clips.append(prepare(audio.frames, audio.sample_rate))
+    batch = np.stack(clips)
+    rows = []
+    for name, path in (("int8", args.int8), ("float", args.float)):
+        model = Model(path, threads=1)
+        rows.append((f"{name} ({model.runtime.name}, 1 thread)",
+                     timings(lambda c, m=model: m.predict(c), batch, args.repeats)))
+    if not args.no_teacher:
+        from timbrecast.trainer.teacher import label
+
+        rows.append(("teacher (timbral_models 0.4.0)", timings(label, batch, 1)))
+    reference = float(np.median(rows[0][1]))
+    print(f"{len(batch)} clips from {args.clips}")
+    print(f"{'':34} {'median ms':>10} {'p99 ms':>10} {'x int8':>8}")
+    for name, seconds in rows:
+        median = float(np.median(seconds))
+        print(f"{name:34} {median * 1e3:10.3f} {np.percentile(seconds, 99) * 1e3:10.3f} "
+              f"{median / reference:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
