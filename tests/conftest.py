@@ -12,6 +12,15 @@ SHARED = REPO.parent / "shared"
 PARITY = SHARED / "fixtures" / "teacher-parity"
 
 
+def free_endpoint() -> str:
+    """A loopback TCP endpoint nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
 def script(name: str) -> str:
     """A console script of this environment, whether or not it is on PATH."""
     return str(Path(sys.executable).parent / name)

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 import zmq
 
-from tests.conftest import script
+from tests.conftest import free_endpoint, script
 from timbrecast.daemon.exitcodes import CONFIG, DATA
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
 from timbrecast.trainer.synth import groove
@@ -121,10 +121,7 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.setsockopt(zmq.RCVHWM, 100000)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"tcp://127.0.0.1:{port}"
+    endpoint = free_endpoint()
     sub.connect(endpoint)
     process = subprocess.Popen(
         [
@@ -169,7 +166,7 @@ def test_demo_shows_every_hit_of_the_bundled_recording(tiny_tflite) -> None:
     analyzed = daemon("analyze", str(demo), "--model", str(tiny_tflite["int8"]))
     hits = len(analyzed.stdout.splitlines())
     shown = daemon("demo", "--fast", "--model", str(tiny_tflite["int8"]),
-                   "--endpoint", "tcp://127.0.0.1:5598")
+                   "--endpoint", free_endpoint())
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert sum(line.startswith("onset ") for line in lines) == hits

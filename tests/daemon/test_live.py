@@ -17,7 +17,7 @@ import uuid
 import pytest
 import zmq
 
-from tests.conftest import script
+from tests.conftest import free_endpoint, script
 from timbrecast.daemon import bundled
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
 
@@ -44,14 +44,6 @@ def null_sink():
     ).stdout.strip()
     yield name
     subprocess.run(["pactl", "unload-module", module], capture_output=True)
-
-
-def free_endpoint() -> str:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def test_live_capture_hears_what_analyze_finds(null_sink: str, tiny_tflite) -> None:
