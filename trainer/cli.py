@@ -175,6 +175,36 @@ def cmd_groove(args: argparse.Namespace) -> int:
 RUNS = Path("runs")
 
 
+def cmd_dataset_verify(args: argparse.Namespace) -> int:
+    """Render the committed corpus here and check every clip's content hash."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from timbrecast.trainer import corpus
+
+    committed = corpus.committed_entries()
+    if not committed:
+        raise InputMissing(f"{corpus.COMMITTED}: no committed corpus")
+
+    def bar(total: int, label: str) -> tqdm:
+        return tqdm(total=total, unit="clip", desc=label, disable=args.quiet)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = corpus.verify(committed, Path(scratch), args.jobs, bar)
+    for entry in result.mismatched + result.unrenderable:
+        print(
+            f"differs: {entry.hit.source} {entry.hit.kit} {entry.hit.instrument}", file=sys.stderr
+        )
+    print(
+        f"{result.matched} of {result.matched + len(result.mismatched) + len(result.unrenderable)}"
+        f" committed clips render to the committed hash; {len(result.mismatched)} differ, "
+        f"{len(result.unrenderable)} could not be rendered",
+        file=sys.stderr,
+    )
+    return exitcodes.DATA if result.mismatched or result.unrenderable else exitcodes.OK
+
+
 def cmd_dataset_info(args: argparse.Namespace) -> int:
     """Counts per source, split, class and kit; label statistics and a PNG of them."""
     from timbrecast.trainer import corpus, info
@@ -349,6 +379,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(func=cmd_dataset_build)
+    check = dataset_commands.add_parser(
+        "verify",
+        help="render the committed corpus here and compare content hashes (no labelling)",
+        epilog="example: trainer dataset verify --jobs 2",
+    )
+    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=cmd_dataset_verify)
     show = dataset_commands.add_parser(
         "info",
         help="what the built corpus holds, and its label distributions",

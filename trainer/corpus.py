@@ -260,3 +260,41 @@ def label_matrix(entries: list[Entry]) -> np.ndarray:
     return np.array(
         [e.labels if e.labels is not None else (np.nan,) * len(DESCRIPTORS) for e in entries]
     )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How many committed clips this machine renders to the same model input."""
+
+    matched: int
+    mismatched: list[Entry]
+    unrenderable: list[Entry]
+
+
+def verify(
+    committed: list[Entry],
+    store_dir: Path,
+    jobs: int,
+    progress_factory: Callable[[int, str], object],
+) -> Verification:
+    """Render every committed clip from its recipe and compare content hashes."""
+    wanted = [e for e in committed if e.key]
+    store_dir.mkdir(parents=True, exist_ok=True)
+    store = np.lib.format.open_memmap(
+        store_dir / "verify.npy", mode="w+", dtype=np.int16, shape=(len(wanted), INPUT_LENGTH)
+    )
+    bar = progress_factory(len(wanted), "verifying")
+    failed = {
+        i
+        for i, error in render_all([e.hit for e in wanted], store, jobs, bar.update)
+        if error is not None
+    }
+    bar.close()
+    mismatched = [
+        e
+        for i, e in enumerate(wanted)
+        if i not in failed and clip_key(dequantise(store[i])) != e.key
+    ]
+    return Verification(
+        len(wanted) - len(failed) - len(mismatched), mismatched, [wanted[i] for i in sorted(failed)]
+    )

@@ -91,3 +91,12 @@ def test_the_split_holds_out_whole_kits_that_exist() -> None:
     assert all(split.of(c.kit) == split.of(augment.base_hit(c).kit) for c in copies)
     with pytest.raises(ValueError, match="both"):
         Split(frozenset({"a"}), frozenset({"a"}))
+
+
+def test_verify_renders_and_compares_hashes(small_hits, tmp_path: Path) -> None:
+    entries, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "l.db"), 2, Bar)
+    result = corpus.verify(entries, tmp_path / "v", 2, Bar)
+    assert result.matched == len(entries) and not result.mismatched
+    tampered = [corpus.Entry(entries[0].hit, "f" * 64, entries[0].labels), *entries[1:]]
+    result = corpus.verify(tampered, tmp_path / "w", 2, Bar)
+    assert result.matched == len(entries) - 1 and result.mismatched == tampered[:1]
