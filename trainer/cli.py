@@ -133,7 +133,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     for source, count in sorted(counts.items()):
         print(f"{source:<26} {count:6d} clips", file=sys.stderr)
     with (args.store / "failures.txt").open("w") as handle:
-        for name, reason in sorted(report.failed.items()):
+        for name, reason in sorted(report.failed):
             handle.write(f"{name}: {reason}\n")
     print(
         f"{report.clips} clips: {report.verified} match the committed corpus, "

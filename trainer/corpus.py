@@ -166,7 +166,7 @@ class BuildReport:
     verified: int = 0
     mismatched: int = 0
     new: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def render_all(
@@ -238,11 +238,11 @@ def build(
     for index, error in errors.items():
         entries[index] = Entry(hits[index], "", None, error)
     ordered = [entries[i] for i in range(len(hits))]
-    report.failed = {
-        f"{e.hit.source} {e.hit.kit} {e.hit.instrument}": e.error or ""
+    report.failed = [
+        (f"{e.hit.source} {e.hit.kit} {e.hit.instrument}", e.error or "")
         for e in ordered
         if e.labels is None
-    }
+    ]
     with (store_dir / "manifest.jsonl").open("w") as handle:
         handle.writelines(e.to_json() + "\n" for e in ordered)
     return ordered, report
