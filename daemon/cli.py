@@ -238,7 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if len(names) != source.channels:
         raise ConfigError(f"--sources names {len(names)} sources for {source.channels} channels")
-    publisher = Publisher(args.endpoint, hwm=args.hwm)
+    endpoint = args.connect or args.endpoint
+    publisher = Publisher(endpoint, hwm=args.hwm, connect=args.connect is not None)
     pipeline = Pipeline(model, source.sample_rate, names, publisher, settings, args.full_second)
     stop = threading.Event()
 
@@ -249,7 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     print(
         f"timbrecastd: {model.model_id} on {model.runtime.name}, {len(names)} source(s) "
-        f"at {source.sample_rate} Hz, publishing on {args.endpoint}",
+        f"at {source.sample_rate} Hz, publishing {'to' if args.connect else 'on'} {endpoint}",
         file=sys.stderr,
     )
     for block in source:
@@ -436,7 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
     source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
     run.add_argument("--sources", help="comma-separated source names, one per channel")
-    run.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"default {DEFAULT_ENDPOINT}")
+    run.add_argument(
+        "--endpoint",
+        default=DEFAULT_ENDPOINT,
+        help=f"bind and publish here (default {DEFAULT_ENDPOINT})",
+    )
+    run.add_argument(
+        "--connect",
+        metavar="ENDPOINT",
+        help="publish into a broker's XSUB side instead of binding, e.g. tcp://stage-hub:5559",
+    )
     run.add_argument("--hwm", type=int, default=1000, help="send high-water mark (messages)")
     add_model_flags(run)
     add_detector_flags(run)

@@ -32,7 +32,9 @@ class Publisher:
         endpoint: str = DEFAULT_ENDPOINT,
         hwm: int = DEFAULT_HWM,
         context: zmq.Context | None = None,
+        connect: bool = False,
     ) -> None:
+        """Bind ``endpoint``, or with ``connect`` dial it (a broker's XSUB side)."""
         self.endpoint = endpoint
         self.drops = 0
         self.sent = 0
@@ -41,7 +43,7 @@ class Publisher:
         self._socket.setsockopt(zmq.SNDHWM, hwm)
         self._socket.setsockopt(zmq.LINGER, 500)
         try:
-            self._socket.bind(endpoint)
+            (self._socket.connect if connect else self._socket.bind)(endpoint)
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             raise PublisherError(f"cannot publish on {endpoint}: {exc.strerror}") from exc

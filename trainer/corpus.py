@@ -277,11 +277,15 @@ def verify(
     jobs: int,
     progress_factory: Callable[[int, str], object],
 ) -> Verification:
-    """Render every committed clip from its recipe and compare content hashes."""
+    """Render every committed clip from its recipe and compare content hashes.
+
+    ``store_dir`` ends up a corpus store that ``load`` reads, holding the clips
+    that matched with their committed labels: evaluating on it needs no teacher.
+    """
     wanted = [e for e in committed if e.key]
     store_dir.mkdir(parents=True, exist_ok=True)
     store = np.lib.format.open_memmap(
-        store_dir / "verify.npy", mode="w+", dtype=np.int16, shape=(len(wanted), INPUT_LENGTH)
+        store_dir / "clips.npy", mode="w+", dtype=np.int16, shape=(len(wanted), INPUT_LENGTH)
     )
     bar = progress_factory(len(wanted), "verifying")
     failed = {
@@ -290,11 +294,18 @@ def verify(
         if error is not None
     }
     bar.close()
-    mismatched = [
-        e
+    store.flush()
+    differing = {
+        i
         for i, e in enumerate(wanted)
         if i not in failed and clip_key(dequantise(store[i])) != e.key
-    ]
+    }
+    unusable = failed | differing
+    with (store_dir / "manifest.jsonl").open("w") as handle:
+        for i, e in enumerate(wanted):
+            kept = e if i not in unusable else Entry(e.hit, e.key, None, "differs here")
+            handle.write(kept.to_json() + "\n")
+    mismatched = [wanted[i] for i in sorted(differing)]
     return Verification(
         len(wanted) - len(failed) - len(mismatched), mismatched, [wanted[i] for i in sorted(failed)]
     )

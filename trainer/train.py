@@ -4,6 +4,7 @@ on validation MAE, with a CSV log, a plot of the loss curves and the best epoch 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path)
         batch_size=settings.batch_size,
         shuffle=True,
         callbacks=callbacks,
-        verbose=1,
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     seconds = time.monotonic() - started
     losses = history.history["val_loss"]
