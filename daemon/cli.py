@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
+import traceback
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from timbrecast.daemon import audiofile, bundled, exitcodes, runtime
+from timbrecast.daemon import audiofile, bundled, config, exitcodes, runtime
+from timbrecast.daemon.config import ConfigError, Settings
 from timbrecast.daemon.contract import (
     DESCRIPTORS,
     INPUT_LENGTH,
@@ -22,7 +24,7 @@ from timbrecast.daemon.contract import (
     SAMPLE_RATE,
 )
 from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
-from timbrecast.daemon.live import LiveInput, LiveInputError, devices
+from timbrecast.daemon.live import LiveInput, LiveInputError, devices, find_device
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
@@ -31,6 +33,8 @@ from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare,
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.protocol import Event, Onset, Timbre
 from timbrecast.daemon.publisher import DEFAULT_ENDPOINT, Publisher, PublisherError
+from timbrecast.daemon.security import Curve, keygen
+from timbrecast.daemon.service import Control, Service, log
 
 DESCRIPTION = """\
 timbrecast daemon: hears each drum hit in a live audio stream, estimates seven
@@ -85,26 +89,49 @@ def cmd_info(_: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-class ConfigError(ValueError):
-    """A flag or setting the daemon cannot use (exit status 78)."""
-
-
-def load_model(args: argparse.Namespace) -> Model:
-    """The model named by ``--model``, or the bundled default."""
-    path = args.model
-    if path is None:
+def load_model(path: Path | str | None, runtime_name: str | None, threads: int | None) -> Model:
+    """The model at ``path``, or the bundled default."""
+    if not path:
         models = bundled.models()
         if not models:
             raise ConfigError("no model given and none bundled: pass --model FILE.tflite")
         path = models[0]
-    return Model(path, runtime_name=args.runtime, threads=args.threads)
+    return Model(path, runtime_name=runtime_name or None, threads=threads or 1)
 
 
 def detector_settings(args: argparse.Namespace) -> DetectorSettings:
+    """``analyze``'s detection settings: its flags over the defaults."""
+    given = {
+        "threshold": args.threshold,
+        "floor_db": args.floor_db,
+        "min_interval_s": args.min_interval,
+    }
     try:
-        return DetectorSettings(args.threshold, args.floor_db, args.min_interval)
+        return DetectorSettings(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def run_settings(args: argparse.Namespace) -> Settings:
+    """``run``'s settings: the configuration file, overridden by the flags given."""
+    overrides: dict[str, Any] = {
+        "device": args.device,
+        "channels": parse_channels(args.input_channels),
+        "rate": args.rate,
+        "sources": tuple(args.sources.split(",")) if args.sources else None,
+        "threshold": args.threshold,
+        "floor_db": args.floor_db,
+        "min_interval": args.min_interval,
+        "full_second": args.full_second or None,
+        "model": str(args.model) if args.model else None,
+        "runtime": args.runtime,
+        "threads": args.threads,
+        "endpoint": args.connect or args.endpoint,
+        "connect": True if args.connect else None,
+        "hwm": args.hwm,
+        "allow_network": args.allow_network or None,
+    }
+    return config.resolve(args.config, overrides)
 
 
 def hit_record(name: str, event: Timbre) -> dict[str, Any]:
@@ -185,7 +212,7 @@ def oneshot_records(paths: list[Path], model: Model, skipped: list[str]) -> list
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Hits of files as JSON lines: onset, level, the seven descriptors."""
-    model = load_model(args)
+    model = load_model(args.model, args.runtime, args.threads)
     settings = detector_settings(args)
     paths = audiofile.expand(args.files)
     skipped: list[str] = []
@@ -220,62 +247,112 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return exitcodes.DATA if skipped else exitcodes.OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Listen and publish until the input ends or SIGTERM/SIGINT."""
-    model = load_model(args)
-    settings = detector_settings(args)
-    if sum(x is not None and x is not False for x in (args.file, args.stdin, args.device)) != 1:
+def open_input(args: argparse.Namespace, settings: Settings) -> FileInput | PcmInput | LiveInput:
+    """``--file`` or ``--stdin`` if given, else the configured capture device."""
+    if args.file is not None and args.stdin:
         raise ConfigError("choose one input: --device NAME, --file PATH or --stdin")
     if args.file is not None:
-        source: FileInput | PcmInput | LiveInput = FileInput(args.file, realtime=not args.fast)
-    elif args.stdin:
-        source = PcmInput(args.rate or 48000, args.channels, args.format)
-    else:
-        source = LiveInput(args.device, args.rate, parse_channels(args.input_channels))
-        source.open()
-    names = (
-        args.sources.split(",") if args.sources else [f"in{i + 1}" for i in range(source.channels)]
+        return FileInput(args.file, realtime=not args.fast)
+    if args.stdin:
+        return PcmInput(settings.rate or 48000, args.channels, args.format)
+    source = LiveInput(
+        settings.device or None, settings.rate or None, [c - 1 for c in settings.channels]
     )
+    source.open()
+    return source
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Listen and publish until the input ends or SIGTERM/SIGINT."""
+    settings = run_settings(args)
+    model = load_model(settings.model, settings.runtime, settings.threads)
+    source = open_input(args, settings)
+    names = list(settings.sources) or [f"in{i + 1}" for i in range(source.channels)]
     if len(names) != source.channels:
-        raise ConfigError(f"--sources names {len(names)} sources for {source.channels} channels")
-    endpoint = args.connect or args.endpoint
-    publisher = Publisher(endpoint, hwm=args.hwm, connect=args.connect is not None)
-    pipeline = Pipeline(model, source.sample_rate, names, publisher, settings, args.full_second)
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    print(
-        f"timbrecastd: {model.model_id} on {model.runtime.name}, {len(names)} source(s) "
-        f"at {source.sample_rate} Hz, publishing {'to' if args.connect else 'on'} {endpoint}",
-        file=sys.stderr,
+        raise ConfigError(f"[input] sources names {len(names)} for {source.channels} channels")
+    curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
+    publisher = Publisher(settings.endpoint, settings.hwm, connect=settings.connect, curve=curve)
+    pipeline = Pipeline(
+        model, source.sample_rate, names, publisher, settings.detector, settings.full_second
     )
-    for block in source:
-        pipeline.process(block.frames, block.unix_ns)
-        if stop.is_set():
-            break
-    if isinstance(source, LiveInput):
-        source.close()
-        pipeline.overruns = source.overruns
-    pipeline.finish()
-    publisher.close()
+    control = Control.install()
+    log(
+        f"{model.model_id} on {model.runtime.name}, {len(names)} source(s) at "
+        f"{source.sample_rate} Hz, publishing {'to' if settings.connect else 'on'} "
+        f"{settings.endpoint}{' (CURVE)' if curve else ''}"
+    )
+    service = Service(pipeline, source, settings, lambda: run_settings(args), control=control)
+    try:
+        service.run()
+    finally:
+        publisher.close()
     return exitcodes.OK
 
 
-def parse_channels(text: str | None) -> list[int] | None:
-    """``1,3`` (1-based, as on an interface's front panel) -> [0, 2]."""
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate configuration, model, device and endpoint; say what is wrong."""
+    problems = 0
+
+    def report(what: str, check: Callable[[], str]) -> None:
+        nonlocal problems
+        try:
+            print(f"ok       {what}: {check()}")
+        except (ConfigError, ModelContractError, LiveInputError, PublisherError) as exc:
+            problems += 1
+            print(f"PROBLEM  {what}: {exc}")
+        except (runtime.RuntimeUnavailable, ImportError) as exc:
+            problems += 1
+            print(f"PROBLEM  {what}: {exc}")
+
+    settings = run_settings(args)
+    where = args.config or (config.DEFAULT_PATH if config.DEFAULT_PATH.is_file() else None)
+    print(f"ok       configuration: {where or 'defaults (no file)'}")
+    report("model", lambda: describe_model(settings))
+    if not args.file and not args.stdin:
+        report("device", lambda: describe_device(settings))
+    report("endpoint", lambda: describe_endpoint(settings))
+    return exitcodes.CONFIG if problems else exitcodes.OK
+
+
+def describe_model(settings: Settings) -> str:
+    model = load_model(settings.model, settings.runtime, settings.threads)
+    return f"{model.model_id} ({model.path}) on {model.runtime.name}"
+
+
+def describe_device(settings: Settings) -> str:
+    device = find_device(settings.device or None)
+    wanted = max(settings.channels)
+    if wanted > device.channels:
+        raise ConfigError(
+            f"{device.name!r} has {device.channels} inputs; [input] channels asks for {wanted}"
+        )
+    return f"{device.index}: {device.name} ({device.channels} in, {device.default_rate} Hz)"
+
+
+def describe_endpoint(settings: Settings) -> str:
+    curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
+    publisher = Publisher(settings.endpoint, settings.hwm, connect=settings.connect, curve=curve)
+    publisher.close()
+    return f"{settings.endpoint} {'reachable' if settings.connect else 'free'}" + (
+        ", CURVE keys readable" if curve else ""
+    )
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """A CURVE key pair for the daemon (server) or a client."""
+    public, secret = keygen(args.out, args.name)
+    print(f"public key {public} (share), secret key {secret} (keep private, mode 600)")
+    return exitcodes.OK
+
+
+def parse_channels(text: str | None) -> tuple[int, ...] | None:
+    """``1,3``: channels as on an interface's front panel, counted from 1."""
     if text is None:
         return None
     try:
-        channels = [int(part) - 1 for part in text.split(",")]
+        return tuple(int(part) for part in text.split(","))
     except ValueError as exc:
         raise ConfigError(f"--input-channels {text!r}: expected numbers like 1,2") from exc
-    if min(channels) < 0:
-        raise ConfigError(f"--input-channels {text!r}: channels count from 1")
-    return channels
 
 
 def cmd_devices(_: argparse.Namespace) -> int:
@@ -310,7 +387,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     recordings = bundled.demo_recordings()
     if not recordings:
         raise ConfigError("no demo recording bundled")
-    model = load_model(args)
+    model = load_model(args.model, args.runtime, args.threads)
     source = FileInput(recordings[0], realtime=not args.fast)
     subscriber = zmq.Context.instance().socket(zmq.SUB)
     subscriber.setsockopt(zmq.SUBSCRIBE, b"")
@@ -346,7 +423,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         choices=[name for name, _ in runtime.RUNTIMES],
         help="TFLite runtime (default: the best installed)",
     )
-    group.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+    group.add_argument("--threads", type=int, help="inference threads (default 1)")
 
 
 def add_detector_flags(parser: argparse.ArgumentParser) -> None:
@@ -355,21 +432,18 @@ def add_detector_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threshold",
         type=float,
-        default=defaults.threshold,
         help=f"flux above the adaptive median for a hit; lower is more sensitive "
         f"(default {defaults.threshold})",
     )
     group.add_argument(
         "--floor-db",
         type=float,
-        default=defaults.floor_db,
         help=f"quieter frames never start a hit, and hits end when they decay to it "
         f"(default {defaults.floor_db} dBFS)",
     )
     group.add_argument(
         "--min-interval",
         type=float,
-        default=defaults.min_interval_s,
         help=f"retrigger guard in seconds (default {defaults.min_interval_s})",
     )
     group.add_argument(
@@ -379,14 +453,62 @@ def add_detector_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"settings file (default {config.DEFAULT_PATH} when it exists)",
+    )
+    source = parser.add_argument_group("input (default: the configured device)")
+    source.add_argument("--device", help="capture device: index or (part of) its name")
+    source.add_argument("--input-channels", help="device channels, from 1 (default 1), e.g. 1,2")
+    source.add_argument("--file", type=Path, help="an audio file, paced in real time")
+    source.add_argument("--fast", action="store_true", help="with --file: as fast as possible")
+    source.add_argument("--stdin", action="store_true", help="raw interleaved PCM on stdin")
+    source.add_argument(
+        "--rate", type=int, help="--device: default the device's; --stdin: default 48000"
+    )
+    source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
+    source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
+    source.add_argument("--sources", help="comma-separated source names, one per channel")
+    publish = parser.add_argument_group("publishing")
+    publish.add_argument(
+        "--endpoint", help=f"bind and publish here (default {DEFAULT_ENDPOINT})"
+    )
+    publish.add_argument(
+        "--connect",
+        metavar="ENDPOINT",
+        help="publish into a broker's XSUB side instead of binding, e.g. tcp://stage-hub:5559",
+    )
+    publish.add_argument("--hwm", type=int, help="send high-water mark (default 1000 messages)")
+    publish.add_argument(
+        "--allow-network",
+        action="store_true",
+        help="allow an endpoint that is not loopback (publishing to the network is a choice)",
+    )
+    add_model_flags(parser)
+    add_detector_flags(parser)
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors are configuration errors: exit status 78, like a bad setting."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(exitcodes.CONFIG, f"{self.prog}: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="timbrecastd",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print tracebacks with errors (for bug reports)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = commands.add_parser(
         "info", help="show the contract, installed runtimes, bundled model and demo"
@@ -415,42 +537,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="listen and publish every hit over ZeroMQ",
+        help="listen and publish every hit over ZeroMQ (the service)",
         description="Listen to an input, detect each hit, describe it, and publish onset, "
-        "timbre and status messages (docs/protocol.md) until the input ends or SIGTERM.",
-        epilog="examples:\n  timbrecastd run --file take1.wav\n"
+        "timbre and status messages (docs/protocol.md) until the input ends or SIGTERM. "
+        f"Settings come from {config.DEFAULT_PATH} if it exists (or --config; every key is "
+        "documented in systemd/timbrecast.toml); flags override it. SIGHUP re-reads the "
+        "file and applies the detection settings without reopening anything.",
+        epilog="examples:\n  timbrecastd run --config /etc/timbrecast/timbrecast.toml\n"
+        "  timbrecastd run --device 'USB Audio' --input-channels 1,2 --sources snare,kick\n"
+        "  timbrecastd run --file take1.wav\n"
         "  arecord -f S16_LE -r 48000 -c 2 | timbrecastd run --stdin --rate 48000 "
         "--channels 2 --sources snare,kick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = run.add_argument_group("input (one of)")
-    source.add_argument("--device", help="capture device: index or (part of) its name")
-    source.add_argument(
-        "--input-channels", help="with --device: which channels, from 1 (default 1), e.g. 1,2"
-    )
-    source.add_argument("--file", type=Path, help="an audio file, paced in real time")
-    source.add_argument("--fast", action="store_true", help="with --file: as fast as possible")
-    source.add_argument("--stdin", action="store_true", help="raw interleaved PCM on stdin")
-    source.add_argument(
-        "--rate", type=int, help="--device: default the device's; --stdin: default 48000"
-    )
-    source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
-    source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
-    run.add_argument("--sources", help="comma-separated source names, one per channel")
-    run.add_argument(
-        "--endpoint",
-        default=DEFAULT_ENDPOINT,
-        help=f"bind and publish here (default {DEFAULT_ENDPOINT})",
-    )
-    run.add_argument(
-        "--connect",
-        metavar="ENDPOINT",
-        help="publish into a broker's XSUB side instead of binding, e.g. tcp://stage-hub:5559",
-    )
-    run.add_argument("--hwm", type=int, default=1000, help="send high-water mark (messages)")
-    add_model_flags(run)
-    add_detector_flags(run)
+    add_run_flags(run)
     run.set_defaults(func=cmd_run)
+
+    check = commands.add_parser(
+        "check",
+        help="validate configuration, model, device and endpoint, and say what is wrong",
+        description="Resolve the settings as `run` would (file, then flags), then load the "
+        "model, find the device and try the endpoint, one line per check. Exit 78 if "
+        "anything is wrong.",
+        epilog="example: timbrecastd check --config /etc/timbrecast/timbrecast.toml",
+    )
+    add_run_flags(check)
+    check.set_defaults(func=cmd_check)
+
+    keys = commands.add_parser(
+        "keygen",
+        help="create a CURVE key pair (the daemon's, or a client's)",
+        description="Writes NAME.key (public: give it to the other side) and "
+        "NAME.key_secret (private, mode 600). The daemon uses server.key_secret "
+        "([security] secret_key); each client's NAME.key goes into [security] clients.",
+        epilog="examples:\n  timbrecastd keygen --out /etc/timbrecast/keys\n"
+        "  timbrecastd keygen --out ~/.config/timbrecast --name laptop",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    keys.add_argument("--out", type=Path, required=True, help="folder for the key files")
+    keys.add_argument("--name", default="server", help="file name stem (default server)")
+    keys.set_defaults(func=cmd_keygen)
 
     demo = commands.add_parser(
         "demo",
@@ -481,17 +607,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.OK
+    failures: list[tuple[tuple[type[BaseException], ...], int]] = [
+        ((ConfigError, ModelContractError, PublisherError, LiveInputError), exitcodes.CONFIG),
+        ((runtime.RuntimeUnavailable, ImportError), exitcodes.UNAVAILABLE),
+        ((audiofile.AudioFileError,), exitcodes.NO_INPUT),
+        ((Exception,), exitcodes.SOFTWARE),
+    ]
     try:
         return args.func(args)
-    except (ConfigError, ModelContractError, PublisherError, LiveInputError) as exc:
-        print(f"timbrecastd: {exc}", file=sys.stderr)
-        return exitcodes.CONFIG
-    except (runtime.RuntimeUnavailable, ImportError) as exc:
-        print(f"timbrecastd: {exc}", file=sys.stderr)
-        return exitcodes.UNAVAILABLE
-    except audiofile.AudioFileError as exc:
-        print(f"timbrecastd: {exc}", file=sys.stderr)
-        return exitcodes.NO_INPUT
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        status = next(code for kinds, code in failures if isinstance(exc, kinds))
+        prefix = "internal error: " if status == exitcodes.SOFTWARE else ""
+        print(f"timbrecastd: {prefix}{exc}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

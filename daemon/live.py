@@ -9,6 +9,7 @@ PyAudio is the ``live`` extra; it is imported only when live input is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,11 @@ from timbrecast.daemon.quiet import quiet_stderr
 
 RING_SECONDS = 2.0
 BYTES_PER_SAMPLE = 4
+#: A running device delivers a block every few ms; this long without one means it
+#: is gone (unplugged, suspended, erroring) even if PortAudio still calls it active.
+STALL_S = 1.0
+#: Some back-ends (PulseAudio's ALSA plugin) take a second or two to start.
+FIRST_DATA_S = 5.0
 
 
 class LiveInputError(RuntimeError):
@@ -101,6 +107,7 @@ class LiveInput:
         channels: list[int] | None = None,
         block: int = BLOCK_FRAMES,
     ) -> None:
+        self.wanted = device
         self.device = find_device(device)
         self.sample_rate = sample_rate or self.device.default_rate
         self.selected = channels or [0]
@@ -113,6 +120,7 @@ class LiveInput:
         self.channels = len(self.selected)
         self.block = block
         self.overruns = 0
+        self.error: str | None = None
         self._frame_bytes = self.open_channels * BYTES_PER_SAMPLE
         self._ring = bytearray(int(RING_SECONDS * self.sample_rate) * self._frame_bytes)
         self._view = memoryview(self._ring)
@@ -164,27 +172,41 @@ class LiveInput:
 
     def close(self) -> None:
         if self._stream is not None:
-            self._stream.stop_stream()
-            self._stream.close()
+            with contextlib.suppress(OSError):  # a device that is gone may refuse to stop
+                self._stream.stop_stream()
+                self._stream.close()
             self._audio.terminate()
             self._stream = None
+
+    def reopened(self) -> LiveInput:
+        """The same device, looked up again (its index may change when replugged), open."""
+        fresh = LiveInput(self.wanted, self.sample_rate, self.selected, self.block)
+        fresh.open()
+        return fresh
 
     @property
     def active(self) -> bool:
         return self._stream is not None and self._stream.is_active()
 
     def __iter__(self) -> Iterator[Block]:
-        """Blocks as they arrive; ends when the stream stops (device gone)."""
+        """Blocks as they arrive; ends when the device stops or stalls (``error`` says)."""
         if self._stream is None:
             self.open()
+        heard = time.monotonic()
         while True:
             self._ready.wait(0.2)
             self._ready.clear()
             available = self._written - self._read
             if available < self._frame_bytes:
+                silent = time.monotonic() - heard
                 if not self.active:
+                    self.error = "stream stopped"
+                    return
+                if silent > (STALL_S if self._written else FIRST_DATA_S):
+                    self.error = f"no audio for {silent:.1f} s"
                     return
                 continue
+            heard = time.monotonic()
             available -= available % self._frame_bytes
             start = self._read % len(self._ring)
             first = min(available, len(self._ring) - start)

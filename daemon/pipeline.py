@@ -128,6 +128,11 @@ class Pipeline:
         self._samples += frames.shape[0]
         self.tick()
 
+    def interrupt(self) -> None:
+        """The input broke off: cut and describe the hits heard so far, keep running."""
+        for channel in self.channels:
+            self._queue(channel, channel.segmenter.flush())
+
     def finish(self) -> None:
         """End of stream: cut what is open, describe everything, stop the worker."""
         for channel in self.channels:

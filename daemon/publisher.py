@@ -15,6 +15,7 @@ import threading
 import zmq
 
 from timbrecast.daemon.protocol import Event, encode
+from timbrecast.daemon.security import Curve, secure
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 DEFAULT_HWM = 1000
@@ -33,8 +34,12 @@ class Publisher:
         hwm: int = DEFAULT_HWM,
         context: zmq.Context | None = None,
         connect: bool = False,
+        curve: Curve | None = None,
     ) -> None:
-        """Bind ``endpoint``, or with ``connect`` dial it (a broker's XSUB side)."""
+        """Bind ``endpoint``, or with ``connect`` dial it (a broker's XSUB side).
+
+        With ``curve`` the socket is a CURVE server admitting only authorised clients.
+        """
         self.endpoint = endpoint
         self.drops = 0
         self.sent = 0
@@ -42,10 +47,13 @@ class Publisher:
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, hwm)
         self._socket.setsockopt(zmq.LINGER, 500)
+        self._authenticator = secure(self._socket, curve) if curve else None
         try:
             (self._socket.connect if connect else self._socket.bind)(endpoint)
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
+            if self._authenticator:
+                self._authenticator.stop()
             raise PublisherError(f"cannot publish on {endpoint}: {exc.strerror}") from exc
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._send, name="publisher", daemon=True)
@@ -70,3 +78,5 @@ class Publisher:
         self._queue.put(None)
         self._thread.join()
         self._socket.close()
+        if self._authenticator:
+            self._authenticator.stop()

@@ -228,10 +228,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from timbrecast.trainer.train import TrainSettings, train
 
     parts = load_split(args.store)
+    without = tuple(args.without.split(",")) if args.without else ()
+    if without:
+        parts["train"] = parts["train"].without(without)
     settings = TrainSettings(
         args.arch, args.epochs, args.batch_size, args.learning_rate, args.patience, args.seed
     )
-    run_dir = args.out or RUNS / f"{args.arch}-seed{args.seed}"
+    suffix = "".join(f"-no-{k}" for k in without)
+    run_dir = args.out or RUNS / f"{args.arch}-seed{args.seed}{suffix}"
     print(
         f"training {args.arch} on {len(parts['train'])} clips, validating on "
         f"{len(parts['validation'])}; run directory {run_dir}",
@@ -239,7 +243,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     result = train(parts["train"], parts["validation"], settings, run_dir)
     latest = RUNS / "latest"
-    if run_dir.parent == RUNS:
+    if run_dir.parent == RUNS and not without:
         latest.unlink(missing_ok=True)
         latest.symlink_to(run_dir.name)
     print(
@@ -430,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=8, help="early-stopping patience")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--without",
+        choices=["augmented", "synthetic", "augmented,synthetic"],
+        help="leave parts out of the training set, to measure what each adds "
+        "(validation is unchanged; runs/latest is not moved)",
+    )
     train.add_argument("--store", type=Path, default=default_store(), help="built corpus")
     train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN)")
     train.set_defaults(func=cmd_train)

@@ -29,6 +29,17 @@ def denormalise(values: np.ndarray) -> np.ndarray:
     return np.clip(LOW + values * SPAN, 0.0, 100.0)
 
 
+#: Corpus parts besides the real hits, which ``trainer train --without`` can drop.
+PARTS = ("augmented", "synthetic")
+
+
+def kind(entry: corpus.Entry) -> str:
+    """``real``, ``augmented`` or ``synthetic``."""
+    if entry.hit.source == "synthetic":
+        return "synthetic"
+    return "augmented" if entry.hit.source.endswith("+aug") else "real"
+
+
 @dataclass(frozen=True)
 class Part:
     """One side of the split: model inputs, normalised targets, and provenance."""
@@ -42,11 +53,11 @@ class Part:
 
     def real(self) -> Part:
         """Only the recorded and rendered hits: no augmented copies, no synthetic ones."""
-        keep = [
-            i
-            for i, e in enumerate(self.entries)
-            if not e.hit.source.endswith("+aug") and e.hit.source != "synthetic"
-        ]
+        return self.without(PARTS)
+
+    def without(self, kinds: tuple[str, ...]) -> Part:
+        """Leave out ``augmented`` copies and/or ``synthetic`` hits (for ablations)."""
+        keep = [i for i, e in enumerate(self.entries) if kind(e) not in kinds]
         return Part(self.clips[keep], self.targets[keep], [self.entries[i] for i in keep])
 
     def summary(self) -> dict[str, int]:

@@ -9,41 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
-import uuid
 
-import pytest
 import zmq
 
 from tests.conftest import free_endpoint, script
 from timbrecast.daemon import bundled
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
-
-
-@pytest.fixture(scope="module")
-def null_sink():
-    """A fresh null sink on a running PulseAudio server (started if needed)."""
-    for tool in ("pulseaudio", "pactl", "paplay"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} missing: apt-get install pulseaudio pulseaudio-utils")
-    if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
-        subprocess.run(
-            ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit"],
-            check=True,
-            capture_output=True,
-        )
-        time.sleep(1.0)
-    name = f"timbrecast_{uuid.uuid4().hex[:8]}"
-    module = subprocess.run(
-        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    yield name
-    subprocess.run(["pactl", "unload-module", module], capture_output=True)
 
 
 def test_live_capture_hears_what_analyze_finds(null_sink: str, tiny_tflite) -> None:

@@ -1,0 +1,123 @@
+"""The configuration file: every key documented, every mistake named, exit status 78."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from tests.conftest import REPO, free_endpoint, script
+from timbrecast.daemon import config
+from timbrecast.daemon.config import ConfigError, Settings
+
+EXAMPLE = REPO / "systemd" / "timbrecast.toml"
+
+
+def test_the_example_documents_every_key_at_its_default() -> None:
+    document = tomllib.loads(EXAMPLE.read_text())
+    listed = {(table, key) for table, keys in document.items() for key in keys}
+    wanted = {(f.metadata["table"], f.name) for f in fields(Settings)}
+    assert listed == wanted
+    assert config.resolve(EXAMPLE, {}) == Settings()
+    text = EXAMPLE.read_text()
+    for f in fields(Settings):
+        above = text[: text.index(f"\n{f.name} = ")]
+        assert above.rstrip().splitlines()[-1].startswith("#"), f"{f.name} has no comment"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[detection]\ntreshold = 0.1\n", "unknown key [detection] treshold"),
+        ("[detect]\nthreshold = 0.1\n", "unknown table [detect]"),
+        ('[detection]\nthreshold = "high"\n', "[detection] threshold: expected a number"),
+        ("[detection]\nfloor_db = 6.0\n", "[detection] floor_db: 6.0 is outside"),
+        ("[input]\nchannels = [0]\n", "[input] channels: channels count from 1"),
+        ("[input]\nchannels = [1, true]\n", "[input] channels: expected a list of integers"),
+        ("[model]\nthreads = 1.5\n", "[model] threads: expected an integer"),
+        ('[model]\nruntime = "torch"\n', "[model] runtime: 'torch' is not one of"),
+        ("[publish]\nhwm = 0\n", "[publish] hwm: 0 is outside"),
+        ("[publish]\nconnect = 1\n", "[publish] connect: expected true or false"),
+        ('[publish]\nendpoint = "tcp://0.0.0.0:5556"\n', "allow_network = true"),
+        ("[detection\n", "not valid TOML"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, named: str) -> None:
+    path = tmp_path / "timbrecast.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        config.resolve(path, {})
+
+
+def test_flags_override_the_file_and_network_needs_consent(tmp_path: Path) -> None:
+    path = tmp_path / "timbrecast.toml"
+    path.write_text("[detection]\nthreshold = 0.05\nfloor_db = -50.0\n")
+    settings = config.resolve(path, {"threshold": 0.02, "floor_db": None})
+    assert (settings.threshold, settings.floor_db) == (0.02, -50.0)
+    with pytest.raises(ConfigError, match="not loopback"):
+        config.resolve(path, {"endpoint": "tcp://192.168.1.20:5556"})
+    opened = config.resolve(path, {"endpoint": "tcp://192.168.1.20:5556", "allow_network": True})
+    assert opened.allow_network
+    for local in ("tcp://127.0.0.1:1", "tcp://localhost:1", "tcp://[::1]:1", "ipc:///tmp/x"):
+        assert config.is_loopback(local)
+
+
+def test_reload_tells_detection_changes_from_restart_changes() -> None:
+    running = Settings()
+    assert running.needs_restart(Settings(threshold=0.5, floor_db=-40.0, min_interval=0.1)) == []
+    assert running.needs_restart(Settings(device="USB", hwm=5)) == [
+        "[input] device",
+        "[publish] hwm",
+    ]
+
+
+def test_command_line_reports_a_bad_file_in_one_line_with_status_78(tmp_path: Path) -> None:
+    path = tmp_path / "timbrecast.toml"
+    path.write_text("[detection]\nthreshold = -1.0\n")
+    for command in ("check", "run"):
+        done = subprocess.run(
+            [script("timbrecastd"), command, "--config", str(path), "--file", "x.wav"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 78, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "[detection] threshold" in lines[0], done.stderr
+    missing = subprocess.run(
+        [script("timbrecastd"), "run", "--config", str(tmp_path / "none.toml")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert missing.returncode == 78 and "no such configuration file" in missing.stderr
+
+
+def test_check_says_what_is_wrong(tmp_path: Path) -> None:
+    busy = free_endpoint()
+    import zmq
+
+    holder = zmq.Context.instance().socket(zmq.PUB)
+    holder.bind(busy)
+    try:
+        path = tmp_path / "timbrecast.toml"
+        path.write_text(
+            f'[model]\nmodel = "{tmp_path / "gone.tflite"}"\n'
+            f'[publish]\nendpoint = "{busy}"\n'
+        )
+        done = subprocess.run(
+            [script("timbrecastd"), "check", "--config", str(path), "--file", "x.wav"],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        holder.close(linger=0)
+    assert done.returncode == 78
+    assert "PROBLEM  model:" in done.stdout and "no such file" in done.stdout
+    assert "PROBLEM  endpoint:" in done.stdout and busy in done.stdout
+
+
+def test_usage_errors_are_configuration_errors() -> None:
+    done = subprocess.run(
+        [script("timbrecastd"), "run", "--no-such-flag"], capture_output=True, text=True
+    )
+    assert done.returncode == 78
+    assert "unrecognized arguments: --no-such-flag" in done.stderr
