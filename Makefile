@@ -26,6 +26,7 @@ $(VENV)/.all: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.base
 	$(BIN)/timbrecastd info
+	$(BIN)/timbrecastd demo
 
 system-deps:
 	sh .ci/system-deps
