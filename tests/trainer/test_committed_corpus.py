@@ -1,23 +1,43 @@
-"""The committed corpus rebuilds on this machine: every recipe renders to its hash.
+"""The committed corpus rebuilds on this machine, and the shipped model's card is true.
 
 This renders all ~15,000 clips from Debian's packages and the generators (a few
 minutes on two cores) and labels nothing: a match means the committed label
-describes exactly the audio this machine would train on.
+describes exactly the audio this machine would train on. The rendered store then
+serves to evaluate the bundled model on the held-out kits, through the daemon's
+runtime, against the figures printed in ``docs/model-card.md``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.trainer.test_corpus import Bar
+from timbrecast.daemon import bundled
+from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.trainer import corpus
+from timbrecast.trainer.dataset import load_split
+from timbrecast.trainer.evaluate import metrics, predict
+
+CARD = Path(__file__).parents[2] / "docs" / "model-card.md"
+
+
+def card_figures(subset: str) -> dict[str, float]:
+    """Normalised MAE per descriptor of one subset, as the model card's table prints it."""
+    row = re.compile(rf"^\| {re.escape(subset)} \| \**([a-z ]+?)\** \| \**([0-9.]+)\**")
+    figures = {}
+    for line in CARD.read_text().splitlines():
+        match = row.match(line)
+        if match:
+            figures[match.group(1)] = float(match.group(2))
+    return figures
 
 
 @pytest.mark.slow
-def test_every_committed_clip_renders_to_its_hash(tmp_path: Path) -> None:
+def test_committed_corpus_renders_to_its_hashes_and_the_card_holds(tmp_path: Path) -> None:
     committed = corpus.committed_entries()
     assert len(committed) >= 15_000
     labelled = [e for e in committed if e.labels is not None]
@@ -27,3 +47,17 @@ def test_every_committed_clip_renders_to_its_hash(tmp_path: Path) -> None:
                  for e in result.mismatched + result.unrenderable]
     assert not differing, f"{len(differing)} clips differ, e.g. {differing[:5]}"
     assert result.matched == len([e for e in committed if e.key])
+
+    model = bundled.models()[0]
+    assert model.name in CARD.read_text()
+    parts = load_split(tmp_path)
+    for subset, part in (
+        ("test kits, all clips", parts["test"]),
+        ("test kits, real hits", parts["test"].real()),
+    ):
+        measured = metrics(predict(model, part.clips), part, parts["train"].targets)
+        card = card_figures(subset)
+        assert set(card) == {*DESCRIPTORS, "all seven"}, f"card lacks rows for {subset}"
+        for name, value in zip(DESCRIPTORS, measured.mae, strict=True):
+            assert value == pytest.approx(card[name], abs=6e-5), f"{subset}, {name}"
+        assert measured.overall["mae"] == pytest.approx(card["all seven"], abs=6e-5)
