@@ -13,9 +13,23 @@ def _files(folder: str, suffix: str) -> list[Path]:
     return sorted(Path(str(entry)) for entry in root.iterdir() if entry.name.endswith(suffix))
 
 
+DEFAULT_MODEL = "seven-filters-int8.tflite"
+EARLY_MODEL = "early-25ms-int8.tflite"
+
+
 def models() -> list[Path]:
-    """Bundled ``.tflite`` models, the default one among them once it ships."""
+    """Every bundled ``.tflite`` model."""
     return _files("models", ".tflite")
+
+
+def model(name: str = DEFAULT_MODEL) -> Path | None:
+    """A bundled model by file name (the default one unless told), if it ships."""
+    return next((path for path in models() if path.name == name), None)
+
+
+def early_model() -> Path | None:
+    """The bundled early-estimate model, if it ships."""
+    return model(EARLY_MODEL)
 
 
 def demo_recordings() -> list[Path]:

@@ -92,11 +92,23 @@ def cmd_info(_: argparse.Namespace) -> int:
 def load_model(path: Path | str | None, runtime_name: str | None, threads: int | None) -> Model:
     """The model at ``path``, or the bundled default."""
     if not path:
-        models = bundled.models()
-        if not models:
+        path = bundled.model()
+        if path is None:
             raise ConfigError("no model given and none bundled: pass --model FILE.tflite")
-        path = models[0]
     return Model(path, runtime_name=runtime_name or None, threads=threads or 1)
+
+
+def load_early(spec: str | None, runtime_name: str | None, threads: int | None) -> Model | None:
+    """The early-estimate model: a file, ``none``, or (empty) the bundled one if any."""
+    if spec == "none":
+        return None
+    path = Path(spec) if spec else bundled.early_model()
+    if path is None:
+        return None
+    model = Model(path, runtime_name=runtime_name or None, threads=threads or 1)
+    if model.contract.early_ms is None:
+        raise ConfigError(f"early model {path}: not an early-estimate model (no early_ms)")
+    return model
 
 
 def detector_settings(args: argparse.Namespace) -> DetectorSettings:
@@ -124,6 +136,7 @@ def run_settings(args: argparse.Namespace) -> Settings:
         "min_interval": args.min_interval,
         "full_second": args.full_second or None,
         "model": str(args.model) if args.model else None,
+        "early_model": args.early_model,
         "runtime": args.runtime,
         "threads": args.threads,
         "endpoint": args.connect or args.endpoint,
@@ -266,6 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Listen and publish until the input ends or SIGTERM/SIGINT."""
     settings = run_settings(args)
     model = load_model(settings.model, settings.runtime, settings.threads)
+    early_model = load_early(settings.early_model, settings.runtime, settings.threads)
     source = open_input(args, settings)
     names = list(settings.sources) or [f"in{i + 1}" for i in range(source.channels)]
     if len(names) != source.channels:
@@ -273,11 +287,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
     publisher = Publisher(settings.endpoint, settings.hwm, connect=settings.connect, curve=curve)
     pipeline = Pipeline(
-        model, source.sample_rate, names, publisher, settings.detector, settings.full_second
+        model,
+        source.sample_rate,
+        names,
+        publisher,
+        settings.detector,
+        settings.full_second,
+        early_model=early_model,
     )
     control = Control.install()
+    early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
     log(
-        f"{model.model_id} on {model.runtime.name}, {len(names)} source(s) at "
+        f"{model.model_id}{early_note} on {model.runtime.name}, {len(names)} source(s) at "
         f"{source.sample_rate} Hz, publishing {'to' if settings.connect else 'on'} "
         f"{settings.endpoint}{' (CURVE)' if curve else ''}"
     )
@@ -371,7 +392,8 @@ def describe(event: Event) -> str:
         )
     if isinstance(event, Timbre):
         values = "  ".join(f"{k[:5]} {v:5.1f}" for k, v in event.descriptors.items())
-        return f"timbre {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms)"
+        kind = "early " if event.provisional else "timbre"
+        return f"{kind} {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms)"
     return (
         f"status {event.source} hits {event.hits} drops {event.drops} "
         f"overruns {event.overruns} model {event.model_id}"
@@ -388,13 +410,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not recordings:
         raise ConfigError("no demo recording bundled")
     model = load_model(args.model, args.runtime, args.threads)
+    early_model = load_early(args.early_model, args.runtime, args.threads)
     source = FileInput(recordings[0], realtime=not args.fast)
     subscriber = zmq.Context.instance().socket(zmq.SUB)
     subscriber.setsockopt(zmq.SUBSCRIBE, b"")
     subscriber.setsockopt(zmq.RCVHWM, 100_000)
     subscriber.connect(args.endpoint)
     publisher = Publisher(args.endpoint)
-    pipeline = Pipeline(model, source.sample_rate, ["demo"], publisher)
+    pipeline = Pipeline(model, source.sample_rate, ["demo"], publisher, early_model=early_model)
     print(
         f"{recordings[0].name}: {model.model_id} on {model.runtime.name}; "
         f"subscribed to {args.endpoint}"
@@ -404,6 +427,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         while subscriber.poll(wait_ms):
             print(describe(decode(subscriber.recv_multipart())), flush=True)
             wait_ms = 0
+
+    for _ in range(250):
+        pipeline.publish_status()
+        if subscriber.poll(20):
+            break
+    else:
+        raise ConfigError(f"the demo's subscriber never connected to {args.endpoint}")
+    drain(0)
 
     for block in source:
         pipeline.process(block.frames, block.unix_ns)
@@ -424,6 +455,15 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="TFLite runtime (default: the best installed)",
     )
     group.add_argument("--threads", type=int, help="inference threads (default 1)")
+
+
+def add_early_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--early-model",
+        metavar="FILE|none",
+        help="early-estimate model for provisional timbre messages a few ms after each "
+        "attack (default: the bundled one, if any; none: off)",
+    )
 
 
 def add_detector_flags(parser: argparse.ArgumentParser) -> None:
@@ -487,6 +527,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="allow an endpoint that is not loopback (publishing to the network is a choice)",
     )
     add_model_flags(parser)
+    add_early_flag(parser)
     add_detector_flags(parser)
 
 
@@ -590,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="loopback endpoint for the demo (default tcp://127.0.0.1:5599)",
     )
     add_model_flags(demo)
+    add_early_flag(demo)
     demo.set_defaults(func=cmd_demo)
 
     listing = commands.add_parser(

@@ -65,6 +65,7 @@ class Settings:
     min_interval: float = field(default=0.025, metadata=_in("detection", _between(0.005, 2), True))
     full_second: bool = field(default=False, metadata=_in("detection"))
     model: str = field(default="", metadata=_in("model"))
+    early_model: str = field(default="", metadata=_in("model"))
     runtime: str = field(default="", metadata=_in("model", _one_of("", *RUNTIMES)))
     threads: int = field(default=1, metadata=_in("model", _between(1, 64)))
     endpoint: str = field(default="tcp://127.0.0.1:5556", metadata=_in("publish"))

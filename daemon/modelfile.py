@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, PREPROCESS_VERSION, SAMPLE_RATE
+from timbrecast.daemon.preprocess import early_length
 
 METADATA_NAME = "timbrecast.contract"
 CONTRACT_FORMAT = 1
@@ -72,8 +73,9 @@ class ModelContract:
             problems.append("normalisation ranges do not cover the descriptors")
         if self.sample_rate != SAMPLE_RATE:
             problems.append(f"sample rate {self.sample_rate} Hz (this daemon feeds {SAMPLE_RATE})")
-        if self.input_length != INPUT_LENGTH:
-            problems.append(f"input length {self.input_length} (this daemon feeds {INPUT_LENGTH})")
+        wanted = INPUT_LENGTH if self.early_ms is None else early_length(self.early_ms)
+        if self.input_length != wanted:
+            problems.append(f"input length {self.input_length} (this daemon feeds {wanted})")
         if self.preprocess_version != PREPROCESS_VERSION:
             problems.append(
                 f"preprocessing v{self.preprocess_version} (this daemon has v{PREPROCESS_VERSION})"

@@ -9,6 +9,10 @@ Per channel: an ``OnsetDetector`` and a ``Segmenter`` at the native rate. An
 onset is sent at once (a synth can trigger on it); its one-shot goes to the
 inference worker, which runs whatever has queued up as one batch and sends a
 timbre event per hit. Every hit is counted, and so is every one not described.
+
+With an early-estimate model, each hit also gets a provisional timbre event as
+soon as the model's few milliseconds after the attack have been heard (same
+``seq``; the final one follows when the one-shot ends).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import numpy as np
 
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.model import Model
-from timbrecast.daemon.onset import DetectorSettings, OnsetDetector
-from timbrecast.daemon.preprocess import PreprocessError, prepare
+from timbrecast.daemon.onset import DetectorSettings, OnsetDetector, OnsetEvent
+from timbrecast.daemon.preprocess import PREROLL_S, PreprocessError, early, prepare
 from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
 from timbrecast.daemon.segment import Segment, Segmenter
 
@@ -59,6 +63,7 @@ class _Job:
     seq: int
     unix_ns: int
     segment: Segment
+    provisional: bool = False
 
 
 class _Channel:
@@ -69,6 +74,8 @@ class _Channel:
         self.counters = Counters()
         #: Onset sample -> sequence number, until its one-shot is queued.
         self.seq_of: dict[int, int] = {}
+        #: (onset, seq) of hits still waiting for their provisional estimate.
+        self.awaiting_early: list[tuple[OnsetEvent, int]] = []
 
 
 class Pipeline:
@@ -83,8 +90,14 @@ class Pipeline:
         settings: DetectorSettings | None = None,
         full_second: bool = False,
         clock: Callable[[], int] = time.time_ns,
+        early_model: Model | None = None,
     ) -> None:
         self.model = model
+        self.early_model = early_model
+        self._early_after = 0
+        if early_model is not None:
+            assert early_model.contract.early_ms is not None
+            self._early_after = round(early_model.contract.early_ms / 1000.0 * sample_rate)
         self.sample_rate = sample_rate
         self.sink = sink
         self.clock = clock
@@ -123,7 +136,10 @@ class Pipeline:
             onsets = channel.detector.process(samples)
             segments = channel.segmenter.process(samples, onsets)
             for onset in onsets:
-                self._announce(channel, onset.sample, channel.segmenter)
+                seq = self._announce(channel, onset.sample, channel.segmenter)
+                if self.early_model is not None:
+                    channel.awaiting_early.append((onset, seq))
+            self._queue_early(channel)
             self._queue(channel, segments)
         self._samples += frames.shape[0]
         self.tick()
@@ -170,7 +186,7 @@ class Pipeline:
         anchor_sample, anchor_ns = self._anchor
         return anchor_ns + round((sample - anchor_sample) * 1e9 / self.sample_rate)
 
-    def _announce(self, channel: _Channel, sample: int, segmenter: Segmenter) -> None:
+    def _announce(self, channel: _Channel, sample: int, segmenter: Segmenter) -> int:
         seq = channel.counters.hits
         channel.counters.hits += 1
         channel.seq_of[sample] = seq
@@ -185,6 +201,22 @@ class Pipeline:
                 rms_dbfs=rms,
             )
         )
+        return seq
+
+    def _queue_early(self, channel: _Channel) -> None:
+        """Hits of which the early model's milliseconds have now been heard."""
+        heard_to = channel.segmenter.stream_end
+        waiting = []
+        for onset, seq in channel.awaiting_early:
+            if heard_to < onset.sample + self._early_after:
+                waiting.append((onset, seq))
+                continue
+            start = onset.sample - round(PREROLL_S * self.sample_rate)
+            end = onset.sample + self._early_after
+            audio = channel.segmenter.audio_between(start, end).copy()
+            segment = Segment(onset, start, audio, "early")
+            self._jobs.put(_Job(channel.name, seq, self._unix_ns(onset.sample), segment, True))
+        channel.awaiting_early = waiting
 
     def _queue(self, channel: _Channel, segments: list[Segment]) -> None:
         for segment in segments:
@@ -209,23 +241,38 @@ class Pipeline:
             self._describe(jobs)
 
     def _describe(self, jobs: list[_Job]) -> None:
+        early_jobs = [j for j in jobs if j.provisional]
+        if early_jobs:
+            assert self.early_model is not None
+            self._describe_with(self.early_model, early_jobs)
+        final = [j for j in jobs if not j.provisional]
+        if final:
+            self._describe_with(self.model, final)
+
+    def _describe_with(self, model: Model, jobs: list[_Job]) -> None:
+        early_ms = model.contract.early_ms
         clips, ready = [], []
         for job in jobs:
             channel = self._channel(job.source)
             try:
-                clips.append(prepare(job.segment.audio, self.sample_rate))
-                ready.append(job)
+                clip = prepare(job.segment.audio, self.sample_rate, sounding=job.provisional)
             except PreprocessError:
-                channel.counters.skipped += 1
+                if not job.provisional:
+                    channel.counters.skipped += 1
+                continue
+            clips.append(clip if early_ms is None else early(clip, early_ms))
+            ready.append(job)
         if not clips:
             return
         started = time.perf_counter()
-        values = self.model.predict(np.stack(clips))
-        self.inference_ms = (time.perf_counter() - started) * 1000.0 / len(clips)
-        self.batches += len(clips) > 1
+        values = model.predict(np.stack(clips))
+        if not jobs[0].provisional:
+            self.inference_ms = (time.perf_counter() - started) * 1000.0 / len(clips)
+            self.batches += len(clips) > 1
         for job, row in zip(ready, values, strict=True):
             channel = self._channel(job.source)
-            channel.counters.described += 1
+            if not job.provisional:
+                channel.counters.described += 1
             peak, rms = levels(job.segment.audio)
             self.sink(
                 Timbre(
@@ -237,8 +284,9 @@ class Pipeline:
                     rms_dbfs=rms,
                     descriptors={name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)},
                     audio_s=job.segment.audio.size / self.sample_rate,
-                    model_id=self.model.model_id,
+                    model_id=model.model_id,
                     latency_ms=(self.clock() - job.unix_ns) / 1e6,
+                    provisional=job.provisional,
                 )
             )
 

@@ -96,8 +96,12 @@ def attack_index(audio: np.ndarray) -> int:
     return int(np.argmax(magnitude >= ATTACK_FRACTION * magnitude.max()))
 
 
-def prepare(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The model input for one one-shot: float32, shape (``INPUT_LENGTH``,)."""
+def prepare(audio: np.ndarray, sample_rate: int, sounding: bool = False) -> np.ndarray:
+    """The model input for one one-shot: float32, shape (``INPUT_LENGTH``,).
+
+    ``sounding``: the hit is still ringing (an early estimate), so its resting
+    level is not known yet and no DC offset is removed.
+    """
     samples = np.asarray(audio)
     if samples.size == 0:
         raise PreprocessError("audio is empty")
@@ -105,7 +109,7 @@ def prepare(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if not np.all(np.isfinite(mono)):
         raise PreprocessError("audio contains NaN or infinite samples")
     check_rate(sample_rate)
-    mono = resample(remove_dc(mono, sample_rate), sample_rate)
+    mono = resample(mono if sounding else remove_dc(mono, sample_rate), sample_rate)
     peak = float(np.abs(mono).max(initial=0.0))
     if peak < SILENCE_PEAK:
         raise PreprocessError("audio is silent (peak below -100 dBFS)")
@@ -115,3 +119,27 @@ def prepare(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     clip = np.zeros(INPUT_LENGTH, dtype=np.float32)
     clip[offset : offset + segment.size] = segment * (PEAK / np.abs(segment).max())
     return clip
+
+
+def early_length(early_ms: float) -> int:
+    """Input samples of an early-estimate model: the pre-roll and the hit's first ms."""
+    return round((PREROLL_S + early_ms / 1000.0) * SAMPLE_RATE)
+
+
+def early(clip: np.ndarray, early_ms: float) -> np.ndarray:
+    """An early-estimate input from prepared clip(s): what was heard ``early_ms`` after
+    the attack, peak-normalised again, since the rest of the hit was not heard yet.
+
+    The trainer applies it to stored clips, the daemon to a hit still sounding, so
+    both feed the model the same thing.
+    """
+    head = np.asarray(clip, dtype=np.float32)[..., : early_length(early_ms)]
+    peak = np.abs(head).max(axis=-1, keepdims=True)
+    return head * (PEAK / np.maximum(peak, SILENCE_PEAK))
+
+
+def zero_padded(head: np.ndarray) -> np.ndarray:
+    """A truncated input padded with zeros to the full model's length (for comparison)."""
+    out = np.zeros((*head.shape[:-1], INPUT_LENGTH), dtype=np.float32)
+    out[..., : head.shape[-1]] = head
+    return out

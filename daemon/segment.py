@@ -95,6 +95,11 @@ class Segmenter:
             self._buffer_start += drop
         return done
 
+    def audio_between(self, start: int, end: int) -> np.ndarray:
+        """What has been heard from ``start`` (or the oldest kept sample) to ``end``."""
+        lo = max(0, start - self._buffer_start)
+        return self._buffer[lo : max(lo, end - self._buffer_start)]
+
     def audio_from(self, sample: int) -> np.ndarray:
         """What has been heard from ``sample`` on (for an onset's level)."""
         return self._buffer[max(0, sample - self._buffer_start) :]

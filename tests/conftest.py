@@ -101,3 +101,23 @@ def tiny_tflite(tiny_keras, drum_clips, tmp_path_factory) -> dict[str, Path]:
         path.write_bytes(embed_contract(raw, contract_for(raw)))
         paths[quantize] = path
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_early(drum_clips, tmp_path_factory) -> Path:
+    """A small early-estimate model (25 ms after the attack), int8, with its contract."""
+    import tensorflow as tf
+
+    from timbrecast.daemon.preprocess import early, early_length
+    from timbrecast.trainer.export import convert, embed_contract
+
+    length = early_length(25)
+    tf.keras.utils.set_random_seed(11)
+    inputs = tf.keras.Input((length, 1))
+    x = tf.keras.layers.Conv1D(8, 7, strides=2, activation="relu")(inputs)
+    x = tf.keras.layers.GlobalAveragePooling1D()(x)
+    keras = tf.keras.Model(inputs, tf.keras.layers.Dense(7)(x))
+    raw = convert(keras, "int8", early(drum_clips[:32], 25))
+    path = tmp_path_factory.mktemp("early") / "tiny-early-25ms.tflite"
+    path.write_bytes(embed_contract(raw, contract_for(raw, input_length=length, early_ms=25.0)))
+    return path

@@ -232,10 +232,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if without:
         parts["train"] = parts["train"].without(without)
     settings = TrainSettings(
-        args.arch, args.epochs, args.batch_size, args.learning_rate, args.patience, args.seed
+        args.arch,
+        args.epochs,
+        args.batch_size,
+        args.learning_rate,
+        args.patience,
+        args.seed,
+        args.early_ms,
     )
     suffix = "".join(f"-no-{k}" for k in without)
-    run_dir = args.out or RUNS / f"{args.arch}-seed{args.seed}{suffix}"
+    name = f"early-{args.early_ms:g}ms" if args.early_ms else args.arch
+    run_dir = args.out or RUNS / f"{name}-seed{args.seed}{suffix}"
     print(
         f"training {args.arch} on {len(parts['train'])} clips, validating on "
         f"{len(parts['validation'])}; run directory {run_dir}",
@@ -243,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     result = train(parts["train"], parts["validation"], settings, run_dir)
     latest = RUNS / "latest"
-    if run_dir.parent == RUNS and not without:
+    if run_dir.parent == RUNS and not without and not args.early_ms:
         latest.unlink(missing_ok=True)
         latest.symlink_to(run_dir.name)
     print(
@@ -258,7 +265,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Per-descriptor figures on the held-out kits, with plots and a Markdown report."""
     from timbrecast.trainer.dataset import load_split
-    from timbrecast.trainer.evaluate import metrics, predict, scatter, table
+    from timbrecast.trainer.evaluate import (
+        curve_plot,
+        curve_table,
+        early_curve,
+        metrics,
+        predict,
+        scatter,
+        table,
+    )
 
     if not args.model.exists():
         raise InputMissing(f"{args.model}: no such model")
@@ -287,6 +302,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         + table(rows)
         + "\n\n![predicted against teacher](predicted-vs-teacher.png)\n"
     )
+    if args.curve or args.early:
+        for path in args.early:
+            if not path.exists():
+                raise InputMissing(f"{path}: no such model")
+        curves = early_curve(args.model, args.early, parts["test"], parts["train"].targets)
+        curve_plot(curves, out / "mae-vs-ms.png")
+        report += (
+            "\n## MAE against the audio heard (test kits, all clips)\n\n"
+            "The full model fed the first N ms after the attack, zero-padded to 1 s, and "
+            "each early-estimate model at its own N.\n\n"
+            + curve_table(curves)
+            + "\n\n![MAE against N](mae-vs-ms.png)\n"
+        )
     (out / "report.md").write_text(report)
     print(report)
     print(f"wrote {out / 'report.md'}", file=sys.stderr)
@@ -435,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=8, help="early-stopping patience")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
+        "--early-ms",
+        type=float,
+        help="train an early-estimate model on each hit's first N ms (e.g. 25); "
+        "the labels stay those of the whole hit",
+    )
+    train.add_argument(
         "--without",
         choices=["augmented", "synthetic", "augmented,synthetic"],
         help="leave parts out of the training set, to measure what each adds "
@@ -447,9 +481,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="figures of a model (.keras or .tflite) on the held-out kits",
-        epilog="example: trainer evaluate runs/latest/model.keras",
+        epilog="examples:\n  trainer evaluate runs/latest/model.keras\n"
+        "  trainer evaluate daemon/models/seven-filters-int8.tflite --early "
+        "daemon/models/early-25ms-int8.tflite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("model", type=Path, metavar="MODEL")
+    evaluate.add_argument(
+        "--curve",
+        action="store_true",
+        help="also MAE against the ms heard after the attack (10 to 1000), the model fed "
+        "truncated zero-padded clips",
+    )
+    evaluate.add_argument(
+        "--early",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="EARLY",
+        help="early-estimate models to add to that curve (implies --curve)",
+    )
     evaluate.add_argument("--store", type=Path, default=default_store(), help="built corpus")
     evaluate.add_argument("--out", type=Path, help="report directory")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, SAMPLE_RATE
 from timbrecast.daemon.model import Model
+from timbrecast.daemon.modelfile import read_contract
+from timbrecast.daemon.preprocess import PREROLL_S, early, zero_padded
 from timbrecast.trainer.dataset import SPAN, Part, denormalise, normalise
 
 
@@ -37,7 +39,13 @@ class Metrics:
 
 
 def predict(model_path: Path, clips: np.ndarray) -> np.ndarray:
-    """Descriptors on the normalised scale, as published (clipped to 0-100)."""
+    """Descriptors on the normalised scale, as published (clipped to 0-100).
+
+    An early-estimate model is fed what it would hear of each (full) clip.
+    """
+    early_ms = early_ms_of(model_path)
+    if early_ms is not None:
+        clips = early(clips, early_ms)
     if model_path.suffix == ".tflite":
         return normalise(Model(model_path, batch=32).predict(clips))
     import tensorflow as tf
@@ -45,6 +53,73 @@ def predict(model_path: Path, clips: np.ndarray) -> np.ndarray:
     keras = tf.keras.models.load_model(model_path)
     raw = keras.predict(clips[..., None], batch_size=64, verbose=0)
     return normalise(denormalise(raw))
+
+
+def early_ms_of(model_path: Path) -> float | None:
+    """How many ms after the attack a model reads (``None``: the whole second)."""
+    if model_path.suffix == ".tflite":
+        return read_contract(model_path.read_bytes()).early_ms
+    import tensorflow as tf
+
+    length = int(tf.keras.models.load_model(model_path).input_shape[1])
+    return None if length == INPUT_LENGTH else round((length / SAMPLE_RATE - PREROLL_S) * 1000, 3)
+
+
+#: Milliseconds after the attack at which the early curve is measured.
+CURVE_MS = (10, 25, 50, 100, 250, 500, 1000)
+
+
+def early_curve(
+    full: Path, early_models: list[Path], part: Part, train_targets: np.ndarray
+) -> dict[str, dict[float, float]]:
+    """MAE against N: the full model fed the first N ms zero-padded, and each early model."""
+    curves: dict[str, dict[float, float]] = {f"{full.name}, zero-padded": {}}
+    for ms in CURVE_MS:
+        clips = zero_padded(early(part.clips, ms))
+        predicted = predict(full, clips)
+        curves[f"{full.name}, zero-padded"][ms] = metrics(predicted, part, train_targets).overall[
+            "mae"
+        ]
+    for path in early_models:
+        ms = early_ms_of(path)
+        assert ms is not None, f"{path} is not an early-estimate model"
+        predicted = predict(path, part.clips)
+        curves.setdefault("early models", {})[ms] = metrics(predicted, part, train_targets).overall[
+            "mae"
+        ]
+    return curves
+
+
+def curve_table(curves: dict[str, dict[float, float]]) -> str:
+    points = sorted({ms for curve in curves.values() for ms in curve})
+    lines = [
+        "| model | " + " | ".join(f"{ms:g} ms" for ms in points) + " |",
+        "|---|" + "---|" * len(points),
+    ]
+    for name, curve in curves.items():
+        cells = [f"{curve[ms]:.4f}" if ms in curve else "" for ms in points]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curve_plot(curves: dict[str, dict[float, float]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, curve in curves.items():
+        points = sorted(curve)
+        ax.plot(points, [curve[ms] for ms in points], marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("audio heard after the attack (ms)")
+    ax.set_ylabel("MAE, held-out kits (normalised)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def metrics(predicted: np.ndarray, part: Part, train_targets: np.ndarray) -> Metrics:

@@ -96,13 +96,21 @@ def export(
         SAMPLE_RATE,
     )
     from timbrecast.daemon.model import Model
+    from timbrecast.daemon.preprocess import PREROLL_S
     from timbrecast.trainer.dataset import load_split, normalise
+    from timbrecast.trainer.train import inputs
 
     keras = tf.keras.models.load_model(model_path)
+    length = int(keras.input_shape[1])
+    early_ms = None
+    if length != INPUT_LENGTH:
+        early_ms = round((length / SAMPLE_RATE - PREROLL_S) * 1000, 3)
     parts = load_split(store, split)
     train, validation = parts["train"], parts["validation"]
     rng = np.random.default_rng(0)
-    calibration = train.clips[rng.choice(len(train), size=min(300, len(train)), replace=False)]
+    chosen = rng.choice(len(train), size=min(300, len(train)), replace=False)
+    calibration = inputs(train.clips[chosen], early_ms)
+    validation_inputs = inputs(validation.clips, early_ms)
 
     def contract(raw: bytes, kind: str, scores: dict) -> ModelContract:
         return ModelContract(
@@ -111,8 +119,9 @@ def export(
             descriptors=DESCRIPTORS,
             normalisation={k: (v.low, v.high) for k, v in NORMALISATION.items()},
             sample_rate=SAMPLE_RATE,
-            input_length=INPUT_LENGTH,
+            input_length=length,
             preprocess_version=PREPROCESS_VERSION,
+            early_ms=early_ms,
             training_data={"train": train.summary(), "validation": validation.summary()},
             metrics=scores,
         )
@@ -121,7 +130,7 @@ def export(
         with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
             handle.write(content)
             handle.flush()
-            predicted = normalise(Model(handle.name, batch=32).predict(validation.clips))
+            predicted = normalise(Model(handle.name, batch=32).predict(validation_inputs))
         return float(np.abs(predicted - validation.targets).mean())
 
     reference = convert(keras, "none")

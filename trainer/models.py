@@ -43,10 +43,10 @@ def _conv_stack(x, filters: list[int], strides: int = 1, average: bool = False, 
     return x
 
 
-def _model(name: str, body: Callable) -> tf.keras.Model:
+def _model(name: str, body: Callable, length: int = INPUT_LENGTH) -> tf.keras.Model:
     import tensorflow as tf
 
-    inputs = tf.keras.Input((INPUT_LENGTH, 1), name="waveform")
+    inputs = tf.keras.Input((length, 1), name="waveform")
     return tf.keras.Model(inputs, body(inputs), name=name)
 
 
@@ -106,6 +106,21 @@ def seven_filters_avg() -> tf.keras.Model:
     return _model("seven-filters-avg", body)
 
 
+def early(length: int) -> tf.keras.Model:
+    """The early-estimate net: the first few ms of a hit (``length`` samples, a few
+    hundred) hold too little for the seed's 7-filter layers, so it widens them and
+    keeps the stack shallow enough that the shortest input survives four poolings."""
+    import tensorflow as tf
+
+    def body(x):
+        x = tf.keras.layers.Flatten()(_conv_stack(x, [32, 64, 64, 64]))
+        x = tf.keras.layers.Dropout(0.3)(x)
+        x = tf.keras.layers.Dense(128, activation="relu")(x)
+        return tf.keras.layers.Dense(OUTPUTS)(x)
+
+    return _model("early", body, length)
+
+
 ARCHITECTURES: dict[str, Callable[[], tf.keras.Model]] = {
     "seven-filters": seven_filters,
     "seven-filters-avg": seven_filters_avg,
@@ -116,7 +131,12 @@ ARCHITECTURES: dict[str, Callable[[], tf.keras.Model]] = {
 DEFAULT = "seven-filters"
 
 
-def build(name: str) -> tf.keras.Model:
+def build(name: str, early_ms: float | None = None) -> tf.keras.Model:
+    """A seed architecture, or with ``early_ms`` the early-estimate net for that many ms."""
+    if early_ms is not None:
+        from timbrecast.daemon.preprocess import early_length
+
+        return early(early_length(early_ms))
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r} (choose from {', '.join(ARCHITECTURES)})")
     return ARCHITECTURES[name]()

@@ -23,6 +23,8 @@ class TrainSettings:
     learning_rate: float = 1e-3
     patience: int = 8
     seed: int = 0
+    #: Train an early-estimate model on the first ``early_ms`` of each hit.
+    early_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,20 @@ def plot_history(history_csv: Path, out: Path) -> None:
     plt.close(fig)
 
 
+def inputs(clips: np.ndarray, early_ms: float | None) -> np.ndarray:
+    """Model inputs: the whole clips, or what an early estimate hears of them."""
+    from timbrecast.daemon.preprocess import early
+
+    return clips if early_ms is None else early(clips, early_ms)
+
+
 def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path) -> TrainResult:
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(settings.seed)
     tf.config.experimental.enable_op_determinism()
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = models.build(settings.arch)
+    model = models.build(settings.arch, settings.early_ms)
     model.compile(optimizer=tf.keras.optimizers.Adam(settings.learning_rate), loss="mae")
     callbacks = [
         tf.keras.callbacks.EarlyStopping(
@@ -73,10 +82,11 @@ def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path)
         tf.keras.callbacks.CSVLogger(run_dir / "history.csv"),
     ]
     started = time.monotonic()
+    held_out = (inputs(validation.clips, settings.early_ms)[..., None], validation.targets)
     history = model.fit(
-        train.clips[..., None],
+        inputs(train.clips, settings.early_ms)[..., None],
         train.targets,
-        validation_data=(validation.clips[..., None], validation.targets),
+        validation_data=held_out,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,

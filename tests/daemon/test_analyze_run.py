@@ -150,7 +150,11 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
     sub.close(linger=0)
     for source in ("snare", "room"):
         onsets = [e for e in events if isinstance(e, Onset) and e.source == source]
-        timbres = [e for e in events if isinstance(e, Timbre) and e.source == source]
+        timbres = [
+            e
+            for e in events
+            if isinstance(e, Timbre) and not e.provisional and e.source == source
+        ]
         final = [e for e in events if isinstance(e, Status) and e.source == source][-1]
         assert len(onsets) >= 10
         assert isinstance(events[0], Status)

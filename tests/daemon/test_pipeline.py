@@ -130,3 +130,34 @@ def test_silence_and_noise_floor_give_no_hits(model) -> None:
     sink = run(model, quiet, 512)
     assert not sink.of(Onset) and not sink.of(Timbre)
     assert sink.of(Status)[-1].hits == 0
+
+
+def test_an_early_model_gives_each_hit_a_provisional_estimate_first(
+    model, beat, tiny_early
+) -> None:
+    audio, _ = beat
+    sink = run(model, audio, 256, early_model=Model(tiny_early))
+    onsets = sink.of(Onset)
+    timbres = sink.of(Timbre)
+    provisional = [t for t in timbres if t.provisional]
+    final = [t for t in timbres if not t.provisional]
+    assert [t.seq for t in provisional] == [o.seq for o in onsets]
+    assert sorted(t.seq for t in final) == [o.seq for o in onsets]
+    for early in provisional:
+        later = next(t for t in final if t.seq == early.seq)
+        assert timbres.index(early) < timbres.index(later)
+        heard_before = min(early.stream_time_s, 0.005)
+        assert early.audio_s == pytest.approx(heard_before + 0.025, abs=2.0 / RATE)
+        assert early.model_id != later.model_id
+        assert early.unix_ns == later.unix_ns
+    status = sink.of(Status)[-1]
+    assert status.hits == len(onsets) and status.skipped == 0
+
+
+def test_the_early_contract_is_checked(tiny_early) -> None:
+    from timbrecast.daemon.modelfile import ModelContractError, read_contract
+
+    contract = read_contract(tiny_early.read_bytes())
+    assert contract.early_ms == 25.0 and contract.input_length == 480
+    with pytest.raises(ModelContractError, match="input length 480 \\(this daemon feeds 16000\\)"):
+        type(contract)(**{**contract.__dict__, "early_ms": None}).check()

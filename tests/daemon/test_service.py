@@ -83,7 +83,7 @@ def test_sighup_reloads_detection_and_refuses_what_needs_a_restart(tmp_path: Pat
     assert "reloaded: threshold 0.016" in stderr
     assert "reload refused, settings unchanged: [publish] endpoint need a restart" in stderr
     onsets = [e for e in events if isinstance(e, Onset)]
-    timbres = [e for e in events if isinstance(e, Timbre)]
+    timbres = [e for e in events if isinstance(e, Timbre) and not e.provisional]
     last = [e for e in events if isinstance(e, Status)][-1]
     assert len(onsets) == len(timbres) == last.hits == demo_hits()
     assert [e.seq for e in onsets] == list(range(last.hits))
@@ -105,7 +105,7 @@ def test_sigterm_finishes_cut_hits_and_exits_0_within_a_second() -> None:
     assert daemon.returncode == 0, daemon.stderr.read()
     assert took < 1.0, f"took {took:.2f} s to stop"
     onsets = {e.seq for e in events if isinstance(e, Onset)}
-    described = {e.seq for e in events if isinstance(e, Timbre)}
+    described = {e.seq for e in events if isinstance(e, Timbre) and not e.provisional}
     assert onsets == described, f"hits cut but never described: {sorted(onsets - described)}"
 
 
@@ -143,10 +143,12 @@ def test_a_stalled_subscriber_never_slows_the_audio_path() -> None:
     events = collect(reader, daemon)
     assert daemon.returncode == 0, daemon.stderr.read()
     onsets = [e for e in events if isinstance(e, Onset)]
-    timbres = [e for e in events if isinstance(e, Timbre)]
+    timbres = [e for e in events if isinstance(e, Timbre) and not e.provisional]
     last = [e for e in events if isinstance(e, Status)][-1]
     assert len(onsets) == len(timbres) == last.hits == demo_hits()
     assert last.overruns == 0 and last.queue_depth == 0
+    early = [e for e in events if isinstance(e, Timbre) and e.provisional]
+    assert [e.seq for e in early] == [e.seq for e in onsets], "the bundled early model is on"
     stalled.close(linger=0)
 
 
@@ -179,7 +181,7 @@ def test_curve_admits_only_authorised_clients(tmp_path: Path) -> None:
     daemon = start("--config", str(path), "--file", str(DEMO))
     events = collect(allowed, daemon)
     assert daemon.returncode == 0, daemon.stderr.read()
-    assert len([e for e in events if isinstance(e, Timbre)]) == demo_hits()
+    assert len([e for e in events if isinstance(e, Timbre) and not e.provisional]) == demo_hits()
     for outsider in (stranger, plain):
         assert not outsider.poll(0), "an unauthorised client received a message"
         outsider.close(linger=0)

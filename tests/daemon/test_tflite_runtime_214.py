@@ -54,7 +54,7 @@ def test_exported_models_load_and_agree_in_tflite_runtime_2_14(
 
     clips = tmp_path / "clips.npy"
     np.save(clips, drum_clips)
-    models = [bundled.models()[0], tiny_tflite["int8"]]
+    models = [bundled.model(), tiny_tflite["int8"]]
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-c", RUN, str(clips), *map(str, models)],
         capture_output=True, text=True, timeout=300,

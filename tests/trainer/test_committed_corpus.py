@@ -48,7 +48,7 @@ def test_committed_corpus_renders_to_its_hashes_and_the_card_holds(tmp_path: Pat
     assert not differing, f"{len(differing)} clips differ, e.g. {differing[:5]}"
     assert result.matched == len([e for e in committed if e.key])
 
-    model = bundled.models()[0]
+    model = bundled.model()
     assert model.name in CARD.read_text()
     parts = load_split(tmp_path)
     for subset, part in (
