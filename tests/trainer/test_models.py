@@ -82,6 +82,30 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
     assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.95
 
 
+def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from timbrecast.daemon.preprocess import early, early_length
+    from timbrecast.trainer.evaluate import early_curve
+    from timbrecast.trainer.export import export
+
+    split = Split(validation=frozenset({"TR808EmulationKit"}), test=frozenset())
+    parts = load_split(store, split)
+    settings = TrainSettings(epochs=2, batch_size=4, patience=2, seed=1, early_ms=25.0)
+    train(parts["train"], parts["validation"], settings, tmp_path / "run")
+    keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert keras.input_shape[1] == early_length(25.0) == 480
+    out = tmp_path / "early.tflite"
+    export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split)
+    model = Model(out)
+    assert model.contract.early_ms == 25.0 and model.contract.input_length == 480
+    clips = early(parts["validation"].clips, 25.0)
+    expected = denormalise(keras.predict(clips[..., None], verbose=0))
+    assert np.abs(model.predict(clips) - expected).mean() < 3.0
+    curves = early_curve(out, [out], parts["validation"], parts["train"].targets)
+    assert set(curves["early models"]) == {25.0}
+
+
 def test_trainer_help_lists_the_commands() -> None:
     result = subprocess.run([script("trainer"), "--help"], capture_output=True, text=True)
     assert result.returncode == 0
