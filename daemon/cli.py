@@ -131,6 +131,7 @@ def run_settings(args: argparse.Namespace) -> Settings:
         "channels": parse_channels(args.input_channels),
         "rate": args.rate,
         "sources": tuple(args.sources.split(",")) if args.sources else None,
+        "block": args.block,
         "threshold": args.threshold,
         "floor_db": args.floor_db,
         "min_interval": args.min_interval,
@@ -265,11 +266,14 @@ def open_input(args: argparse.Namespace, settings: Settings) -> FileInput | PcmI
     if args.file is not None and args.stdin:
         raise ConfigError("choose one input: --device NAME, --file PATH or --stdin")
     if args.file is not None:
-        return FileInput(args.file, realtime=not args.fast)
+        return FileInput(args.file, realtime=not args.fast, block=settings.block)
     if args.stdin:
-        return PcmInput(settings.rate or 48000, args.channels, args.format)
+        return PcmInput(settings.rate or 48000, args.channels, args.format, block=settings.block)
     source = LiveInput(
-        settings.device or None, settings.rate or None, [c - 1 for c in settings.channels]
+        settings.device or None,
+        settings.rate or None,
+        [c - 1 for c in settings.channels],
+        block=settings.block,
     )
     source.open()
     return source
@@ -511,6 +515,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
     source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
     source.add_argument("--sources", help="comma-separated source names, one per channel")
+    source.add_argument("--block", type=int, help="frames per audio block (default 128)")
     publish = parser.add_argument_group("publishing")
     publish.add_argument(
         "--endpoint", help=f"bind and publish here (default {DEFAULT_ENDPOINT})"

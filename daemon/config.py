@@ -60,6 +60,7 @@ class Settings:
     channels: tuple[int, ...] = field(default=(1,), metadata=_in("input", _positive_channels))
     rate: int = field(default=0, metadata=_in("input", _between(0, 384_000)))
     sources: tuple[str, ...] = field(default=(), metadata=_in("input"))
+    block: int = field(default=128, metadata=_in("input", _between(16, 8192)))
     threshold: float = field(default=0.015, metadata=_in("detection", _between(1e-6, 10), True))
     floor_db: float = field(default=-60.0, metadata=_in("detection", _between(-120, 0), True))
     min_interval: float = field(default=0.025, metadata=_in("detection", _between(0.005, 2), True))

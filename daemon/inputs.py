@@ -16,7 +16,7 @@ import soundfile
 
 from timbrecast.daemon.audiofile import AudioFileError
 
-BLOCK_FRAMES = 256
+BLOCK_FRAMES = 128
 PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 
 
