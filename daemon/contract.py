@@ -20,9 +20,15 @@ DESCRIPTORS: tuple[str, ...] = (
     "boominess",
 )
 
-#: Model input: mono, 16 kHz, 1 s.
+#: Model input: mono, 16 kHz, 1 s, starting this long before the attack.
 SAMPLE_RATE = 16_000
 INPUT_LENGTH = 16_000
+PREROLL_S = 0.005
+
+
+def early_length(early_ms: float) -> int:
+    """Input samples of an early-estimate model: the pre-roll and the hit's first ms."""
+    return round((PREROLL_S + early_ms / 1000.0) * SAMPLE_RATE)
 
 #: Bumped whenever ``preprocess`` changes what a clip turns into; a model trained
 #: under another version is refused.

@@ -14,8 +14,13 @@ import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, PREPROCESS_VERSION, SAMPLE_RATE
-from timbrecast.daemon.preprocess import early_length
+from timbrecast.daemon.contract import (
+    DESCRIPTORS,
+    INPUT_LENGTH,
+    PREPROCESS_VERSION,
+    SAMPLE_RATE,
+    early_length,
+)
 
 METADATA_NAME = "timbrecast.contract"
 CONTRACT_FORMAT = 1

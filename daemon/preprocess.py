@@ -31,9 +31,8 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from timbrecast.daemon.contract import INPUT_LENGTH, SAMPLE_RATE
+from timbrecast.daemon.contract import INPUT_LENGTH, PREROLL_S, SAMPLE_RATE, early_length
 
-PREROLL_S = 0.005
 REST_S = 0.05
 DC_FRACTION = 0.01
 ATTACK_FRACTION = 0.1
@@ -119,11 +118,6 @@ def prepare(audio: np.ndarray, sample_rate: int, sounding: bool = False) -> np.n
     clip = np.zeros(INPUT_LENGTH, dtype=np.float32)
     clip[offset : offset + segment.size] = segment * (PEAK / np.abs(segment).max())
     return clip
-
-
-def early_length(early_ms: float) -> int:
-    """Input samples of an early-estimate model: the pre-roll and the hit's first ms."""
-    return round((PREROLL_S + early_ms / 1000.0) * SAMPLE_RATE)
 
 
 def early(clip: np.ndarray, early_ms: float) -> np.ndarray:

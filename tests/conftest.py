@@ -108,7 +108,8 @@ def tiny_early(drum_clips, tmp_path_factory) -> Path:
     """A small early-estimate model (25 ms after the attack), int8, with its contract."""
     import tensorflow as tf
 
-    from timbrecast.daemon.preprocess import early, early_length
+    from timbrecast.daemon.contract import early_length
+    from timbrecast.daemon.preprocess import early
     from timbrecast.trainer.export import convert, embed_contract
 
     length = early_length(25)

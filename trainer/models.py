@@ -134,7 +134,7 @@ DEFAULT = "seven-filters"
 def build(name: str, early_ms: float | None = None) -> tf.keras.Model:
     """A seed architecture, or with ``early_ms`` the early-estimate net for that many ms."""
     if early_ms is not None:
-        from timbrecast.daemon.preprocess import early_length
+        from timbrecast.daemon.contract import early_length
 
         return early(early_length(early_ms))
     if name not in ARCHITECTURES:

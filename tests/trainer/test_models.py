@@ -85,7 +85,8 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
 def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from timbrecast.daemon.preprocess import early, early_length
+    from timbrecast.daemon.contract import early_length
+    from timbrecast.daemon.preprocess import early
     from timbrecast.trainer.evaluate import early_curve
     from timbrecast.trainer.export import export
 
