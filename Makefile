@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test lint system-deps install-service clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: $(VENV)/.base
 
 system-deps:
 	sh .ci/system-deps
+
+# On a Pi, as root: the daemon in /opt/timbrecast/venv, the example configuration
+# in /etc/timbrecast (kept if present), the systemd unit enabled and started.
+install-service:
+	sh systemd/install.sh
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check .
