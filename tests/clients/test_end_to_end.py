@@ -1,7 +1,8 @@
-"""The whole chain on loopback, every part a real process: timbrecastd -> broker
--> OSC bridge -> an OSC server. Hit counts are exact at the end of the chain.
+"""The whole chain on loopback, every part a real process: three timbrecastd ->
+broker -> two clients (the OSC bridge feeding an OSC server, and a subscriber).
+Hit counts are exact at the end of the chain, for every daemon.
 
-The daemon publishes into the broker's frontend (``run --connect``), plays the
+Each daemon publishes into the broker's frontend (``run --connect``), plays the
 bundled demo in real time (its 1.5 s count-in lets the broker's subscription
 reach the daemon before the first hit), and a probe publisher checks that the
 broker and the bridge are connected before the daemon starts.
@@ -23,6 +24,8 @@ from tests.conftest import free_endpoint, script
 from timbrecast.daemon import bundled
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode, encode
 
+SOURCES = ("kit1", "kit2", "kit3")
+
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -30,7 +33,7 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_daemon_to_broker_to_osc_bridge_to_osc_server_counts_exact() -> None:
+def test_three_daemons_through_broker_and_osc_bridge_counts_exact() -> None:
     received: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -69,12 +72,16 @@ def test_daemon_to_broker_to_osc_bridge_to_osc_server_counts_exact() -> None:
             time.sleep(0.05)
         probe.close(linger=0)
 
-        daemon = subprocess.run(
-            [script("timbrecastd"), "run", "--file", str(bundled.demo_recordings()[0]),
-             "--connect", frontend, "--sources", "kit"],
-            capture_output=True, text=True, timeout=120,
-        )
-        assert daemon.returncode == 0, daemon.stderr
+        daemons = [
+            subprocess.Popen(
+                [script("timbrecastd"), "run", "--file", str(bundled.demo_recordings()[0]),
+                 "--connect", frontend, "--sources", name],
+                stderr=subprocess.PIPE, text=True,
+            )
+            for name in SOURCES
+        ]
+        for daemon in daemons:
+            assert daemon.wait(timeout=120) == 0, daemon.stderr.read()
         events = []
         while watcher.poll(1500):
             events.append(decode(watcher.recv_multipart()))
@@ -85,11 +92,12 @@ def test_daemon_to_broker_to_osc_bridge_to_osc_server_counts_exact() -> None:
         server.shutdown()
         watcher.close(linger=0)
 
-    kit = [e for e in events if e.source == "kit"]
-    onsets = [e for e in kit if isinstance(e, Onset)]
-    final = [e for e in kit if isinstance(e, Timbre) and not e.provisional]
-    hits = [e for e in kit if isinstance(e, Status)][-1].hits
-    assert hits == len(onsets) == len(final) >= 40
-    assert received["/timbrecast/kit/onset"] == hits
-    assert received["/timbrecast/kit/timbre"] == hits
-    assert received["/timbrecast/kit/hardness"] == hits
+    for name in SOURCES:
+        mine = [e for e in events if e.source == name]
+        onsets = [e for e in mine if isinstance(e, Onset)]
+        final = [e for e in mine if isinstance(e, Timbre) and not e.provisional]
+        hits = [e for e in mine if isinstance(e, Status)][-1].hits
+        assert hits == len(onsets) == len(final) >= 40
+        assert received[f"/timbrecast/{name}/onset"] == hits
+        assert received[f"/timbrecast/{name}/timbre"] == hits
+        assert received[f"/timbrecast/{name}/hardness"] == hits
