@@ -594,7 +594,7 @@ def render_hit(hit: Hit) -> Audio:
 
 
 @dataclass(frozen=True)
-class _Note:
+class Note:
     time_s: float
     kind: str
     velocity: float
@@ -627,16 +627,16 @@ def _groove_kit(rng: np.random.Generator) -> dict[str, tuple[str, dict]]:
     return kit
 
 
-def _pattern(rng: np.random.Generator, bars: int, bpm: float) -> list[_Note]:
+def pattern(rng: np.random.Generator, bars: int, bpm: float) -> list[Note]:
     """A backbeat with ghost notes, an open hat, flams, a tom fill and a crash."""
     step = 60.0 / bpm / 4
-    notes: list[_Note] = []
+    notes: list[Note] = []
 
     def hit(bar: int, sixteenth: int, voice: str, velocity: float, early_s: float = 0.0) -> None:
         jitter = rng.normal(0.0, 0.003)
         time_s = max(0.0, (bar * 16 + sixteenth) * step + jitter - early_s)
         level = float(np.clip(velocity * rng.uniform(0.9, 1.1), 0.05, 1.0))
-        notes.append(_Note(time_s, _voice_kind(voice), level, voice))
+        notes.append(Note(time_s, _voice_kind(voice), level, voice))
 
     for bar in range(bars):
         fill = bar == bars - 1
@@ -675,7 +675,7 @@ def groove(
     """
     rng = np.random.default_rng(seed)
     kit = _groove_kit(rng)
-    notes = _pattern(rng, bars, bpm)
+    notes = pattern(rng, bars, bpm)
     length = math.ceil((bars * 4 * 60.0 / bpm + 0.4) * sample_rate)
     mix = np.zeros(length)
     for note in notes:
