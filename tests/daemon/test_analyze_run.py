@@ -82,6 +82,9 @@ def test_bad_models_are_one_line_configuration_errors(take, tmp_path, model_byte
     assert message in result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "Traceback" not in result.stderr
+    verbose = daemon("--verbose", "analyze", str(take), "--model", str(model))
+    assert verbose.returncode == CONFIG
+    assert "Traceback" in verbose.stderr and message in verbose.stderr.splitlines()[-1]
 
 
 def test_out_of_range_settings_are_configuration_errors(take, tiny_tflite) -> None:
