@@ -111,13 +111,16 @@ class View:
         if not parts:
             parts.append(Text("waiting for a daemon...", style="dim"))
         footer = f"{counters.delivered} events"
+        if counters.missed:
+            footer += f", {counters.missed} hits missed (gaps in seq)"
         skipped = counters.malformed + counters.unknown_version
         if skipped:
             footer += (
                 f", skipped {counters.malformed} malformed and "
                 f"{counters.unknown_version} of another schema version (last: {last_error})"
             )
-        parts.append(Text(footer, style="yellow" if skipped else "dim"))
+        warn = skipped or counters.missed
+        parts.append(Text(footer, style="yellow" if warn else "dim"))
         return Group(*parts)
 
 

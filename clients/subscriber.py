@@ -101,6 +101,11 @@ class Counters:
     malformed: int = 0
     #: Well-formed messages of a schema version this client does not read.
     unknown_version: int = 0
+    #: Hits whose ``onset`` never arrived, from gaps in each source's ``seq``: a
+    #: PUB socket drops silently for a subscriber that falls a high-water mark
+    #: behind, so this is where such drops show. A ``seq`` that goes back (the
+    #: daemon restarted) starts the count afresh.
+    missed: int = 0
 
 
 class _Core:
@@ -128,6 +133,7 @@ class _Core:
         # Sources named up front are expected: never hearing them is a silence too.
         self._heard: dict[str, float] = dict.fromkeys(self.sources or (), now)
         self._silent: set[str] = set()
+        self._next_seq: dict[str, int] = {}
 
     def subscriptions(self) -> list[bytes]:
         """Topic prefixes for the SUB socket: the wanted kinds, plus status as heartbeat."""
@@ -155,6 +161,10 @@ class _Core:
         if self.sources is not None and event.source not in self.sources:
             self.counters.filtered += 1
             return []
+        if isinstance(event, Onset):
+            expected = self._next_seq.get(event.source, event.seq)
+            self.counters.missed += max(0, event.seq - expected)
+            self._next_seq[event.source] = event.seq + 1
         items: list[Item] = []
         if self.silence_s is not None:
             if event.source in self._silent:

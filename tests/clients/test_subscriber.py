@@ -160,3 +160,14 @@ def test_descriptors_that_are_not_finite_numbers_are_malformed(daemon: TestDaemo
         assert sub.recv(2.0) == timbre(seq=5)
         assert sub.counters.malformed == 3
         assert "brightness" in str(sub.last_error)
+
+
+def test_gaps_in_a_sources_onset_seq_are_counted_as_missed_hits() -> None:
+    from timbrecast.clients.subscriber import _Core
+
+    core = _Core(None, None, None, now=0.0)
+    for source, seq in (("snare", 5), ("snare", 6), ("snare", 9), ("kick", 0), ("snare", 10),
+                        ("kick", 2), ("snare", 0), ("snare", 1)):
+        core.feed(encode(onset(source, seq)), now=0.0)
+    assert core.counters.missed == 2 + 1  # snare 7 and 8, kick 1; a restart (0) counts nothing
+    assert core.counters.delivered == 8
