@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import zmq
 
+from tests.clients.chain import analyzed_onsets, with_lead_in
 from tests.clients.wire import TestDaemon
+from timbrecast.daemon import bundled
 
 
 @pytest.fixture
@@ -50,3 +53,26 @@ class Background:
 @pytest.fixture
 def background() -> type[Background]:
     return Background
+
+
+@pytest.fixture(scope="session")
+def demo() -> Path:
+    """The bundled demo recording (11 s, 48 hits, a 1.5 s count-in)."""
+    return bundled.demo_recordings()[0]
+
+
+@pytest.fixture(scope="session")
+def demo_onsets(demo: Path) -> list[float]:
+    """Where ``timbrecastd analyze`` hears the demo's hits (s)."""
+    return analyzed_onsets(demo)
+
+
+@pytest.fixture(scope="session")
+def groove(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo behind a minute of silence, for ``timbrecastd run --fast`` (see chain.py)."""
+    return with_lead_in(demo, tmp_path_factory.mktemp("groove") / "groove.flac")
+
+
+@pytest.fixture(scope="session")
+def groove_onsets(groove: Path) -> list[float]:
+    return analyzed_onsets(groove)

@@ -1,103 +1,78 @@
-"""The whole chain on loopback, every part a real process: three timbrecastd ->
-broker -> two clients (the OSC bridge feeding an OSC server, and a subscriber).
-Hit counts are exact at the end of the chain, for every daemon.
+"""The whole chain on loopback, every part a real process: timbrecastd -> broker ->
+OSC bridge -> an OSC server here, with a watcher on the broker as a second client.
 
-Each daemon publishes into the broker's frontend (``run --connect``), plays the
-bundled demo in real time (its 1.5 s count-in lets the broker's subscription
-reach the daemon before the first hit), and a probe publisher checks that the
-broker and the bridge are connected before the daemon starts.
+Hit counts are exact at the end of the chain: every hit a daemon published (its
+last status, and ``timbrecastd analyze`` of the same file) is one onset, one
+timbre and one message per descriptor at the OSC server. chain.py says how the
+chain is synchronised without sleeps.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
-import time
-from collections import Counter
+from pathlib import Path
 
-import zmq
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import ThreadingOSCUDPServer
-
-from tests.conftest import free_endpoint, script
-from timbrecast.daemon import bundled
-from timbrecast.daemon.protocol import Onset, Status, Timbre, decode, encode
-
-SOURCES = ("kit1", "kit2", "kit3")
+from tests.clients.chain import Chain, stop
+from tests.conftest import script
+from timbrecast.daemon.protocol import DESCRIPTORS, Onset, Status, Timbre
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def daemon(recording: Path, frontend: str, source: str, *flags: str) -> list[str]:
+    """``timbrecastd run`` of a file (bundled model), publishing into the broker."""
+    return [
+        *(script("timbrecastd"), "run", "--file", str(recording)),
+        *("--connect", frontend, "--sources", source, *flags),
+    ]
 
 
-def test_three_daemons_through_broker_and_osc_bridge_counts_exact() -> None:
-    received: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(address: str, *_values: object) -> None:
-        with lock:
-            received[address] += 1
-
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(count)
-    port = free_udp_port()
-    server = ThreadingOSCUDPServer(("127.0.0.1", port), dispatcher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    frontend, backend = free_endpoint(), free_endpoint()
-    broker = subprocess.Popen(
-        [script("timbrecast-broker"), "--frontend", frontend, "--backend", backend]
-    )
-    bridge = subprocess.Popen(
-        [script("timbrecast-osc"), "--connect", backend, "--to", f"127.0.0.1:{port}",
-         "--scale", "0-100", "--silence", "0"]
-    )
-    context = zmq.Context.instance()
-    watcher = context.socket(zmq.SUB)
-    watcher.setsockopt(zmq.SUBSCRIBE, b"")
-    watcher.setsockopt(zmq.RCVHWM, 100_000)
-    watcher.connect(backend)
-    probe = context.socket(zmq.PUB)
-    probe.connect(frontend)
+def run_all(commands: list[list[str]], timeout_s: float = 120.0) -> None:
+    """Run the daemons side by side; each must exit 0 (its stderr is the failure message)."""
+    processes = [subprocess.Popen(c, stderr=subprocess.PIPE, text=True) for c in commands]
     try:
-        deadline = time.monotonic() + 30
-        seq = 0
-        while received["/timbrecast/probe/onset"] == 0:
-            assert time.monotonic() < deadline, "broker and bridge never connected"
-            probe.send_multipart(encode(Onset("probe", seq, 0.0, time.time_ns(), -6.0, -12.0)))
-            seq += 1
-            time.sleep(0.05)
-        probe.close(linger=0)
-
-        daemons = [
-            subprocess.Popen(
-                [script("timbrecastd"), "run", "--file", str(bundled.demo_recordings()[0]),
-                 "--connect", frontend, "--sources", name],
-                stderr=subprocess.PIPE, text=True,
-            )
-            for name in SOURCES
-        ]
-        for daemon in daemons:
-            assert daemon.wait(timeout=120) == 0, daemon.stderr.read()
-        events = []
-        while watcher.poll(1500):
-            events.append(decode(watcher.recv_multipart()))
+        for process in processes:
+            _, err = process.communicate(timeout=timeout_s)
+            assert process.returncode == 0, err
     finally:
-        for process in (bridge, broker):
-            process.terminate()
-            process.wait(timeout=10)
-        server.shutdown()
-        watcher.close(linger=0)
+        for process in processes:
+            if process.poll() is None:
+                stop(process)
 
-    for name in SOURCES:
-        mine = [e for e in events if e.source == name]
-        onsets = [e for e in mine if isinstance(e, Onset)]
-        final = [e for e in mine if isinstance(e, Timbre) and not e.provisional]
-        hits = [e for e in mine if isinstance(e, Status)][-1].hits
-        assert hits == len(onsets) == len(final) >= 40
-        assert received[f"/timbrecast/{name}/onset"] == hits
-        assert received[f"/timbrecast/{name}/timbre"] == hits
-        assert received[f"/timbrecast/{name}/hardness"] == hits
+
+def assert_exact(chain: Chain, source: str, hits: int) -> None:
+    """Every hit once, in order, at the watcher and at the OSC server."""
+    mine = [e for e in chain.events if e.source == source]
+    assert [e.seq for e in mine if isinstance(e, Onset)] == list(range(hits))
+    finals = [e.seq for e in mine if isinstance(e, Timbre) and not e.provisional]
+    assert sorted(finals) == list(range(hits))
+    last = [e for e in mine if isinstance(e, Status)][-1]
+    assert (last.hits, last.skipped, last.drops, last.state) == (hits, 0, 0, "running")
+    for address in ("onset", "timbre", *DESCRIPTORS):
+        assert chain.osc.counts[f"/timbrecast/{source}/{address}"] == hits, address
+
+
+def test_a_fast_daemon_through_broker_and_osc_bridge(
+    groove: Path, groove_onsets: list[float]
+) -> None:
+    hits = len(groove_onsets)
+    with Chain() as chain:
+        chain.wait_connected()
+        run_all([daemon(groove, chain.frontend, "groove", "--fast")])
+        chain.finish({"groove": hits})
+    assert chain.statuses == [0, 0]
+    assert hits >= 40
+    assert_exact(chain, "groove", hits)
+
+
+def test_three_live_daemons_through_broker_to_two_clients(
+    demo: Path, demo_onsets: list[float]
+) -> None:
+    """Three daemons paced in real time, as three drummers: the demo's count-in is the margin."""
+    sources, hits = ("kit1", "kit2", "kit3"), len(demo_onsets)
+    with Chain() as chain:
+        chain.wait_connected()
+        run_all([daemon(demo, chain.frontend, source) for source in sources])
+        chain.finish(dict.fromkeys(sources, hits))
+    assert chain.statuses == [0, 0]
+    assert hits >= 40
+    for source in sources:
+        assert_exact(chain, source, hits)
