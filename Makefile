@@ -34,7 +34,7 @@ system-deps:
 # On a Pi, as root: the daemon in /opt/timbrecast/venv, the example configuration
 # in /etc/timbrecast (kept if present), the systemd unit enabled and started.
 install-service:
-	sh systemd/install.sh
+	sh systemd/install.sh $(ARGS)
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check .

@@ -24,7 +24,7 @@ from timbrecast.daemon.contract import (
     SAMPLE_RATE,
 )
 from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
-from timbrecast.daemon.live import LiveInput, LiveInputError, devices, find_device
+from timbrecast.daemon.live import DeviceMissing, LiveInput, LiveInputError, devices, find_device
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
@@ -655,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return exitcodes.OK
     failures: list[tuple[tuple[type[BaseException], ...], int]] = [
+        ((DeviceMissing,), exitcodes.UNAVAILABLE),
         ((ConfigError, ModelContractError, PublisherError, LiveInputError), exitcodes.CONFIG),
         ((runtime.RuntimeUnavailable, ImportError), exitcodes.UNAVAILABLE),
         ((audiofile.AudioFileError,), exitcodes.NO_INPUT),

@@ -12,7 +12,8 @@ OK = 0
 DATA = 65
 #: An input file or directory does not exist.
 NO_INPUT = 66
-#: Something the command needs is not installed (a runtime, an extra).
+#: Something the command needs is not there: a runtime or extra not installed, or
+#: the capture device not (yet) plugged in. systemd restarts the service on it.
 UNAVAILABLE = 69
 #: A bug: an unexpected exception.
 SOFTWARE = 70

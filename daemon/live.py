@@ -34,6 +34,14 @@ class LiveInputError(RuntimeError):
     """The device cannot be used; the message names it and says why."""
 
 
+class DeviceMissing(LiveInputError):
+    """The device is not there (yet): a USB interface may appear late at boot.
+
+    Not a configuration error: the service exits with ``UNAVAILABLE`` so that
+    systemd starts it again, rather than ``CONFIG``, which it never restarts.
+    """
+
+
 @dataclass(frozen=True)
 class Device:
     index: int
@@ -80,7 +88,7 @@ def find_device(wanted: str | None) -> Device:
     """A device by index, by exact name, or by a unique part of its name."""
     available = devices()
     if not available:
-        raise LiveInputError("no audio input device found")
+        raise DeviceMissing("no audio input device found")
     if wanted is None:
         return available[0]
     if wanted.isdigit():
@@ -91,7 +99,7 @@ def find_device(wanted: str | None) -> Device:
         ]
     names = ", ".join(f"{d.index}: {d.name}" for d in available)
     if not matches:
-        raise LiveInputError(f"no input device {wanted!r} (inputs: {names})")
+        raise DeviceMissing(f"no input device {wanted!r} (inputs: {names})")
     if len(matches) > 1:
         raise LiveInputError(f"input device {wanted!r} is ambiguous (inputs: {names})")
     return matches[0]
