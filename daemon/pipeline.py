@@ -104,6 +104,7 @@ class Pipeline:
         self.settings = settings or DetectorSettings()
         self.channels = [_Channel(n, sample_rate, self.settings, full_second) for n in sources]
         self.overruns = 0
+        self.invalid_samples = 0
         self.inference_ms = 0.0
         self.batches = 0
         self.state = "running"
@@ -129,6 +130,12 @@ class Pipeline:
             frames = frames[:, None]
         if frames.shape[1] != len(self.channels):
             raise ValueError(f"expected {len(self.channels)} channels, got {frames.shape[1]}")
+        if not np.isfinite(frames).all():
+            # Float input (f32le on stdin, a float WAV) can carry NaN or inf, which
+            # would poison the detector's running statistics: heard as silence, counted.
+            finite = np.isfinite(frames)
+            self.invalid_samples += int(finite.size - np.count_nonzero(finite))
+            frames = np.where(finite, frames, np.float32(0.0))
         if unix_ns is not None or self._anchor is None:
             self._anchor = (self._samples, unix_ns if unix_ns is not None else self.clock())
         for index, channel in enumerate(self.channels):
@@ -178,6 +185,7 @@ class Pipeline:
                     model_id=self.model.model_id,
                     skipped=channel.counters.skipped,
                     state=self.state,
+                    invalid_samples=self.invalid_samples,
                 )
             )
 

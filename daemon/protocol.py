@@ -87,6 +87,7 @@ class Status:
     model_id: str
     skipped: int = 0
     state: str = "running"
+    invalid_samples: int = 0
 
 
 Event = Onset | Timbre | Status

@@ -161,3 +161,18 @@ def test_the_early_contract_is_checked(tiny_early) -> None:
     assert contract.early_ms == 25.0 and contract.input_length == 480
     with pytest.raises(ModelContractError, match="input length 480 \\(this daemon feeds 16000\\)"):
         type(contract)(**{**contract.__dict__, "early_ms": None}).check()
+
+
+def test_non_finite_input_is_heard_as_silence_and_counted(model, beat) -> None:
+    audio = np.concatenate([np.zeros(RATE // 2), beat[0]]).astype(np.float32)
+    clean = run(model, audio, 256)
+    spoiled = audio.copy()
+    spoiled[:100] = np.nan
+    spoiled[200:210] = np.inf
+    spoiled[300] = -np.inf
+    with np.errstate(invalid="raise", over="raise"):
+        sink = run(model, spoiled, 256)
+    status = sink.of(Status)[-1]
+    assert status.invalid_samples == 111
+    assert clean.of(Status)[-1].invalid_samples == 0
+    assert [o.stream_time_s for o in sink.of(Onset)] == [o.stream_time_s for o in clean.of(Onset)]
