@@ -50,7 +50,7 @@ class Segmenter:
     """Stateful segmenter for one channel; ``process`` after the detector's."""
 
     def __init__(
-        self, sample_rate: int, floor_db: float = -60.0, full_second: bool = False
+        self, sample_rate: int, floor_db: float = -70.0, full_second: bool = False
     ) -> None:
         self.sample_rate = sample_rate
         self.floor_db = floor_db

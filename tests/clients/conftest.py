@@ -57,7 +57,7 @@ def background() -> type[Background]:
 
 @pytest.fixture(scope="session")
 def demo() -> Path:
-    """The bundled demo recording (11 s, 48 hits, a 1.5 s count-in)."""
+    """The bundled demo recording (11 s, 47 hits, a 1.5 s count-in)."""
     return bundled.demo_recordings()[0]
 
 
