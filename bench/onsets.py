@@ -45,6 +45,7 @@ import soxr
 from scipy.signal import fftconvolve
 from tqdm import tqdm
 
+from timbrecast.daemon import onset
 from timbrecast.daemon.inputs import BLOCK_FRAMES
 from timbrecast.daemon.onset import DetectorSettings, OnsetDetector
 from timbrecast.daemon.preprocess import attack_index, to_mono
@@ -186,13 +187,40 @@ def condition(name: str, clean: np.ndarray, rng: np.random.Generator) -> np.ndar
     return clean * 10 ** (QUIET_DB / 20) if name == "-24 dB" else clean
 
 
-def ours(audio: np.ndarray) -> list[float]:
-    """Default settings, fed the daemon's block size (``inputs.BLOCK_FRAMES``, 128)."""
-    detector = OnsetDetector(RATE, DetectorSettings())
-    found: list[float] = []
-    for start in range(0, audio.size, BLOCK_FRAMES):
-        found += [e.sample / RATE for e in detector.process(audio[start : start + BLOCK_FRAMES])]
-    return found
+def ours(settings: DetectorSettings) -> Callable[[np.ndarray], list[float]]:
+    """The daemon's detector, fed its block size (``inputs.BLOCK_FRAMES``, 128)."""
+
+    def detect(audio: np.ndarray) -> list[float]:
+        detector = OnsetDetector(RATE, settings)
+        found: list[float] = []
+        for start in range(0, audio.size, BLOCK_FRAMES):
+            block = audio[start : start + BLOCK_FRAMES]
+            found += [e.sample / RATE for e in detector.process(block)]
+        return found
+
+    return detect
+
+
+def tuned(assignments: list[str]) -> tuple[DetectorSettings, str]:
+    """Our detector's settings with ``NAME=VALUE`` overrides, and a line saying which.
+
+    Lower-case names are ``DetectorSettings`` fields (what a user sets); upper-case
+    ones are ``daemon/onset.py``'s module constants, for sweeping the detector
+    itself (tune on another ``--seed`` than the one you report).
+    """
+    fields, constants = {}, {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if name in DetectorSettings.__dataclass_fields__:
+            fields[name] = float(value)
+        elif name.isupper() and isinstance(getattr(onset, name, None), (int, float)):
+            constants[name] = type(getattr(onset, name))(float(value))
+        else:
+            raise SystemExit(f"onsets.py: --set {assignment}: no such setting or constant")
+    for name, value in constants.items():
+        setattr(onset, name, value)
+    changed = ", ".join(f"{k}={v}" for k, v in {**fields, **constants}.items())
+    return DetectorSettings(**fields), f"ours: {changed or 'defaults'}, 128-frame blocks."
 
 
 def aubio_onsets(method: str) -> Callable[[np.ndarray], list[float]]:
@@ -223,8 +251,7 @@ def librosa_onsets(backtrack: bool) -> Callable[[np.ndarray], list[float]]:
     return detect
 
 
-DETECTORS: dict[str, Callable[[np.ndarray], list[float]]] = {
-    "ours": ours,
+OTHERS: dict[str, Callable[[np.ndarray], list[float]]] = {
     "aubio hfc": aubio_onsets("hfc"),
     "aubio specflux": aubio_onsets("specflux"),
     "librosa bt": librosa_onsets(True),
@@ -273,15 +300,17 @@ class Tally:
         return [*shares, f"{np.median(ms):.1f}", f"{np.percentile(ms, 95):.1f}"]
 
 
-def table(tallies: dict[tuple[str, str], Tally], grooves: int, kits: int) -> str:
+def table(
+    tallies: dict[tuple[str, str], Tally], names: list[str], grooves: int, kits: int, setup: str
+) -> str:
     """F side by side, then every metric, then recall per kind of reference."""
-    names, rows = list(DETECTORS), [*CONDITIONS, "overall"]
+    rows = [*CONDITIONS, "overall"]
     head = ["| {} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    refs = tallies["ours", "overall"].refs
+    refs = tallies[names[0], "overall"].refs
     out = [
         f"{grooves} grooves from {kits} Hydrogen kits, {refs} reference onsets (all conditions); "
         f"+-{WINDOW_S * 1e3:.0f} ms; references within {COMBINE_S * 1e3:.0f} ms merged.",
-        "ours: DetectorSettings() defaults, 128-frame blocks. aubio: window 1024, hop 256, "
+        f"{setup} aubio: window 1024, hop 256, "
         "default threshold/minioi/silence. librosa: onset_detect, hop 512, bt = backtrack.",
         *("", "F-measure", "", head[0].format("condition"), head[1]),
     ]
@@ -303,7 +332,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: python bench/onsets.py --grooves 96 --out onsets.md",
+        epilog="examples:\n  python bench/onsets.py --grooves 96 --out onsets.md\n"
+        "  python bench/onsets.py --seed 1 --grooves 48 --only ours --set MASK_RATIO=0.4 "
+        "--set min_interval_s=0.03",
     )
     parser.add_argument("--grooves", type=int, default=96, help="grooves to render (default 96)")
     parser.add_argument("--seed", type=int, default=0, help="the whole benchmark follows from it")
@@ -311,8 +342,25 @@ def main() -> None:
     parser.add_argument(
         "--wavs", type=Path, default=Path("/tmp/onsetbench"), help="where the audio and CSVs go"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["ours", *OTHERS],
+        help="run only this detector (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one of our settings (threshold, floor_db, min_interval_s) or a "
+        "constant of daemon/onset.py (MASK_RATIO, ...); repeatable",
+    )
     args = parser.parse_args()
     args.wavs.mkdir(parents=True, exist_ok=True)
+    settings, setup = tuned(args.set)
+    detectors = {"ours": ours(settings), **OTHERS}
+    detectors = {k: v for k, v in detectors.items() if not args.only or k in args.only}
 
     by_kit: dict[str, list[Hit]] = defaultdict(list)
     for hit in hydrogen.listing().hits:
@@ -344,14 +392,14 @@ def main() -> None:
             path = f"{stem}-{name.replace(' ', '')}.wav"
             soundfile.write(path, condition(name, clean, rng), RATE, subtype="PCM_24")
             audio = soundfile.read(path, dtype="float32")[0]
-            for detector, detect in DETECTORS.items():
+            for detector, detect in detectors.items():
                 found = detect(audio)
                 detections += [(name, detector, f"{t:.6f}") for t in found]
                 for key in ((detector, name), (detector, "overall")):
                     tallies[key].add(found, refs, kinds)
         write_csv(Path(f"{stem}.detections.csv"), detections)
     write_csv(args.wavs / "index.csv", index_rows)
-    text = table(tallies, args.grooves, min(args.grooves, len(kits)))
+    text = table(tallies, list(detectors), args.grooves, min(args.grooves, len(kits)), setup)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

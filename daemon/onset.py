@@ -4,12 +4,14 @@ One ``OnsetDetector`` per channel, fed blocks of any size at the channel's
 native rate; it keeps its own state between blocks, so feeding a file in one
 block or in 64-sample blocks gives the same onsets (the madmom processor idea).
 
-Detection function: the magnitude spectrum is pooled into ``BANDS`` log-spaced
-bands (averaging bins tames the frame-to-frame variance of a noisy decay, which
-otherwise reads as new energy), compressed as ``log10(1 + GAMMA |X|)``, and its
-positive flux taken against a 3-band maximum filter of the previous frame
-(SuperFlux's trick, which keeps a ringing or vibrating partial from counting as
-new energy), averaged over bands so that it reads the same at any sample rate.
+Detection function: the magnitude spectrum of a 12 ms Hann frame, compressed as
+``log10(1 + GAMMA |X|)``, and its positive flux taken against a 3-bin maximum
+filter of the previous frame (SuperFlux's trick, which keeps a ringing or
+vibrating partial from counting as new energy), averaged over bins: the frame
+lasts 12 ms at any rate, so bins are 83 Hz apart and the flux reads about the
+same at 44.1 or 48 kHz. (Pooling bins into log-spaced bands first was tried: more
+ghost notes, fewer strokes, and a lower F-measure on the benchmark's tuning
+seed, 0.903 against 0.917.)
 
 Peak picking without look-ahead: an onset fires on the first frame whose flux
 exceeds both ``threshold + RATIO * median(recent flux)`` and ``MASK_RATIO`` of a
@@ -34,8 +36,6 @@ import numpy as np
 FRAME_S = 0.012
 HOP_S = 0.004
 GAMMA = 1e4
-BANDS = 40
-LOWEST_HZ = 40.0
 RATIO = 1.5
 MEDIAN_FRAMES = 25
 ATTACK_RISE = 0.2
@@ -47,6 +47,11 @@ ATTACK_RISE = 0.2
 MASK_RATIO = 0.5
 MASK_S = 0.04
 ENVELOPE_S = 0.001
+#: The first frames of a stream are compared with silence before it. A stream
+#: that starts in noise (a live input's hiss, a recording's room tone) would read
+#: as a hit there, one that starts on a hit (a one-shot file) must: so there a
+#: hit must also be this far above the floor (-40 dBFS RMS at the default).
+STARTUP_MARGIN_DB = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,6 @@ class OnsetDetector:
         self.hop = max(8, round(HOP_S * sample_rate))
         self._window = np.hanning(self.frame).astype(np.float32)
         self._scale = 2.0 / float(self._window.sum())
-        self._band_starts, self._band_widths = self._bands(sample_rate)
         self._envelope = max(1, round(ENVELOPE_S * sample_rate))
         # Samples kept for the next frames and for placing onsets on the attack.
         self._keep = self.frame + 2 * self.hop + self.frame
@@ -129,14 +133,6 @@ class OnsetDetector:
         self._history = self._history[-(self._keep + self._pending) :]
         return events
 
-    def _bands(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-        """Start bin and width of each log-spaced band (at least one bin wide)."""
-        bins = self.frame // 2 + 1
-        edges = np.geomspace(LOWEST_HZ, sample_rate / 2, BANDS + 1) * self.frame / sample_rate
-        starts = np.unique(np.clip(np.round(edges[:-1]).astype(int), 1, bins - 1))
-        widths = np.diff(np.append(starts, bins))
-        return starts, widths.astype(np.float32)
-
     def _step(self, spectrum: np.ndarray, rms: float, frame_end: int) -> OnsetEvent | None:
         previous, self._previous = self._previous, spectrum
         if previous is None:
@@ -147,7 +143,11 @@ class OnsetDetector:
         self._recent.append(flux)
         mask, self._mask = self._mask, max(flux, self._mask * self._mask_decay)
         settings = self.settings
-        loud = 20.0 * np.log10(max(rms, 1e-12)) > settings.floor_db
+        level_db = 20.0 * np.log10(max(rms, 1e-12))
+        # The previous frame reached back before the stream's first sample.
+        startup = frame_end - self.hop < self.frame
+        margin = STARTUP_MARGIN_DB if startup else 0.0
+        loud = level_db > settings.floor_db + margin
         guard = round(settings.min_interval_s * self.sample_rate)
         threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
         if flux <= threshold or not loud:

@@ -91,3 +91,17 @@ def test_quiet_noise_between_hits_is_not_a_hit(parity_dir: Path) -> None:
     mix += np.random.default_rng(0).normal(0, 10 ** (-70 / 20), mix.size).astype(np.float32)
     found = onsets(mix)
     assert found == [pytest.approx(LEAD_S, abs=0.002), pytest.approx(LEAD_S + 0.8, abs=0.002)]
+
+
+def test_a_stream_that_starts_in_noise_has_no_hit_there(parity_dir: Path) -> None:
+    """Hiss well above the floor from the first sample (a live input as it opens)."""
+    kick = sample(parity_dir, "Kick-Softest")
+    mix = play([(LEAD_S, kick, 0.9)], 1.5)
+    mix += np.random.default_rng(1).normal(0, 10 ** (-50 / 20), mix.size).astype(np.float32)
+    assert onsets(mix) == [pytest.approx(LEAD_S, abs=0.002)]
+
+
+def test_a_stream_that_starts_on_a_hit_has_it_at_zero(parity_dir: Path) -> None:
+    """A one-shot file analysed without --oneshot: its attack is sample 0."""
+    for name in ("Snare-Hard", "Kick-Softest", "Tom2-Soft"):
+        assert onsets(play([(0.0, sample(parity_dir, name), 0.9)], 1.5)) == [pytest.approx(0.0, abs=0.001)], name
