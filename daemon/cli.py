@@ -284,12 +284,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     model = load_model(settings.model, settings.runtime, settings.threads)
     early_model = load_early(settings.early_model, settings.runtime, settings.threads)
+    curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
+    publisher = Publisher(
+        settings.endpoint,
+        settings.hwm,
+        connect=settings.connect,
+        curve=curve,
+        wait_subscriber=args.wait_subscriber,
+    )
+    control = Control.install()
+    try:
+        if args.wait_subscriber:
+            log(f"waiting for a subscriber on {settings.endpoint}")
+            while not publisher.subscribed.wait(0.1):
+                if control.stop.is_set():
+                    return exitcodes.OK
+        return serve(args, settings, model, early_model, publisher, control)
+    finally:
+        publisher.close()
+
+
+def serve(
+    args: argparse.Namespace,
+    settings: Settings,
+    model: Model,
+    early_model: Model | None,
+    publisher: Publisher,
+    control: Control,
+) -> int:
+    """``run`` once the socket is up: open the input and process it to its end."""
     source = open_input(args, settings)
     names = list(settings.sources) or [f"in{i + 1}" for i in range(source.channels)]
     if len(names) != source.channels:
         raise ConfigError(f"[input] sources names {len(names)} for {source.channels} channels")
-    curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
-    publisher = Publisher(settings.endpoint, settings.hwm, connect=settings.connect, curve=curve)
     pipeline = Pipeline(
         model,
         source.sample_rate,
@@ -299,18 +326,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings.full_second,
         early_model=early_model,
     )
-    control = Control.install()
     early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
     log(
         f"{model.model_id}{early_note} on {model.runtime.name}, {len(names)} source(s) at "
         f"{source.sample_rate} Hz, publishing {'to' if settings.connect else 'on'} "
-        f"{settings.endpoint}{' (CURVE)' if curve else ''}"
+        f"{settings.endpoint}{' (CURVE)' if settings.curve else ''}"
     )
-    service = Service(pipeline, source, settings, lambda: run_settings(args), control=control)
-    try:
-        service.run()
-    finally:
-        publisher.close()
+    Service(pipeline, source, settings, lambda: run_settings(args), control=control).run()
     return exitcodes.OK
 
 
@@ -526,6 +548,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="publish into a broker's XSUB side instead of binding, e.g. tcp://stage-hub:5559",
     )
     publish.add_argument("--hwm", type=int, help="send high-water mark (default 1000 messages)")
+    publish.add_argument(
+        "--wait-subscriber",
+        action="store_true",
+        help="open the input only once a subscriber (or, with --connect, a broker with one) "
+        "has subscribed: nothing published before it arrives is lost, e.g. with --file --fast",
+    )
     publish.add_argument(
         "--allow-network",
         action="store_true",

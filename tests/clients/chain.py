@@ -12,10 +12,9 @@ the bridge. Nothing waits on a sleep alone:
   to the bridge before it, the bridge sends in order, and the server handles
   datagrams one at a time, so when the marker is counted everything is.
 
-The one race left is the daemon's own: it cannot wait for subscribers, and a
-hit it publishes before the broker's subscription reaches it is dropped by its
-PUB socket. Paced in real time, the demo's 1.5 s count-in covers that; with
-``--fast``, the silence of ``with_lead_in`` does.
+The one race left is the daemon's own: a hit it publishes before the broker's
+subscription reaches it is dropped by its socket. The daemons run with
+``--wait-subscriber``, so they open their input only once that subscription is in.
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import soundfile
 import zmq
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
@@ -39,17 +36,6 @@ from timbrecast.daemon.protocol import Event, Onset, Status, Timbre, decode, enc
 
 PROBE = "probe"
 END = "end"
-#: A minute of silence takes the daemon about a second at --fast on a current
-#: x86 core: hundreds of times what a subscription takes on loopback.
-LEAD_IN_S = 60.0
-
-
-def with_lead_in(recording: Path, out: Path, seconds: float = LEAD_IN_S) -> Path:
-    """``recording`` behind ``seconds`` of silence, losslessly (FLAC of the same samples)."""
-    audio, rate = soundfile.read(str(recording), dtype="int16", always_2d=True)
-    silence = np.zeros((round(seconds * rate), audio.shape[1]), dtype="int16")
-    soundfile.write(str(out), np.concatenate([silence, audio]), rate, format="FLAC")
-    return out
 
 
 def analyzed_onsets(recording: Path) -> list[float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from tests.clients.chain import analyzed_onsets, with_lead_in
+from tests.clients.chain import analyzed_onsets
 from tests.clients.wire import TestDaemon
 from timbrecast.daemon import bundled
 
@@ -65,14 +65,3 @@ def demo() -> Path:
 def demo_onsets(demo: Path) -> list[float]:
     """Where ``timbrecastd analyze`` hears the demo's hits (s)."""
     return analyzed_onsets(demo)
-
-
-@pytest.fixture(scope="session")
-def groove(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo behind a minute of silence, for ``timbrecastd run --fast`` (see chain.py)."""
-    return with_lead_in(demo, tmp_path_factory.mktemp("groove") / "groove.flac")
-
-
-@pytest.fixture(scope="session")
-def groove_onsets(groove: Path) -> list[float]:
-    return analyzed_onsets(groove)

@@ -87,7 +87,7 @@ def test_each_descriptor_changes_the_voice_its_way(synth: ModuleType, name: str)
 
 
 def test_every_published_hit_is_synthesised_at_its_time(
-    synth: ModuleType, groove: Path, groove_onsets: list[float], tmp_path: Path
+    synth: ModuleType, demo: Path, demo_onsets: list[float], tmp_path: Path
 ) -> None:
     endpoint, out = free_endpoint(), tmp_path / "hits.wav"
     listener = subprocess.Popen(
@@ -97,21 +97,21 @@ def test_every_published_hit_is_synthesised_at_its_time(
         text=True,
     )
     try:
-        # Subscribed before the daemon starts; the groove's lead-in covers the connection.
+        # Subscribed before the daemon starts, which waits for the subscription.
         assert listener.stderr.readline().startswith(f"listening to {endpoint}")
-        daemon = [script("timbrecastd"), "run", "--file", str(groove), "--fast"]
+        daemon = [script("timbrecastd"), "run", "--file", str(demo), "--fast", "--wait-subscriber"]
         subprocess.run([*daemon, "--endpoint", endpoint], capture_output=True, check=True)
         stdout, _ = listener.communicate(timeout=30)
     finally:
         if listener.poll() is None:
             stop(listener)
     assert listener.returncode == 0
-    assert stdout.startswith(f"rendered {len(groove_onsets)} hits into {out}")
+    assert stdout.startswith(f"rendered {len(demo_onsets)} hits into {out}")
 
     with wave.open(str(out)) as handle:
         assert handle.getframerate() == synth.RATE
         audio = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2") / 32768.0
-    onsets = np.array(groove_onsets)
+    onsets = np.array(demo_onsets)
     starts = np.round((onsets - onsets[0] + synth.LEAD_S) * synth.RATE).astype(int)
     assert not np.any(audio[: starts[0] - 1])
     # Each attack (the click, the noise burst) stands out of what still rings before it:

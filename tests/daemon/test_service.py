@@ -224,3 +224,30 @@ def test_a_lost_device_is_reported_and_resumed_without_restart(null_sink: str) -
     assert "lost" in stderr and "back after" in stderr
     onsets = [e for e in events if isinstance(e, Onset)]
     assert len(onsets) == 2 * demo_hits(), json.dumps([round(e.stream_time_s, 3) for e in onsets])
+
+
+def test_wait_subscriber_loses_nothing_of_a_fast_file() -> None:
+    """``--fast`` publishes the first hits within milliseconds of starting: without
+    the wait, a subscriber connecting then would miss them (ZeroMQ's slow joiner)."""
+    endpoint = free_endpoint()
+    daemon = start("--file", str(DEMO), "--fast", "--endpoint", endpoint, "--wait-subscriber")
+    assert daemon.stderr is not None
+    assert "waiting for a subscriber" in daemon.stderr.readline()
+    assert daemon.poll() is None
+    sock = subscriber(endpoint, rcvhwm=100_000)
+    events = collect(sock, daemon)
+    sock.close(linger=0)
+    assert daemon.returncode == 0, daemon.stderr.read()
+    hits = demo_hits()
+    assert [e.seq for e in events if isinstance(e, Onset)] == list(range(hits))
+    finals = [e.seq for e in events if isinstance(e, Timbre) and not e.provisional]
+    assert sorted(finals) == list(range(hits))
+
+
+def test_sigterm_while_waiting_for_a_subscriber_exits_cleanly() -> None:
+    daemon = start("--file", str(DEMO), "--endpoint", free_endpoint(), "--wait-subscriber")
+    assert daemon.stderr is not None
+    assert "waiting for a subscriber" in daemon.stderr.readline()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    assert daemon.stderr.read() == ""
