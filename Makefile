@@ -38,9 +38,11 @@ install-service:
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: system-deps $(VENV)/.all
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 clean:

@@ -53,8 +53,12 @@ def main() -> None:
     rows = []
     for name, path in (("int8", args.int8), ("float", args.float)):
         model = Model(path, threads=1)
-        rows.append((f"{name} ({model.runtime.name}, 1 thread)",
-                     timings(lambda c, m=model: m.predict(c), batch, args.repeats)))
+        rows.append(
+            (
+                f"{name} ({model.runtime.name}, 1 thread)",
+                timings(lambda c, m=model: m.predict(c), batch, args.repeats),
+            )
+        )
     if not args.no_teacher:
         from timbrecast.trainer.teacher import label
 
@@ -64,8 +68,10 @@ def main() -> None:
     print(f"{'':34} {'median ms':>10} {'p99 ms':>10} {'x int8':>8}")
     for name, seconds in rows:
         median = float(np.median(seconds))
-        print(f"{name:34} {median * 1e3:10.3f} {np.percentile(seconds, 99) * 1e3:10.3f} "
-              f"{median / reference:8.1f}")
+        print(
+            f"{name:34} {median * 1e3:10.3f} {np.percentile(seconds, 99) * 1e3:10.3f} "
+            f"{median / reference:8.1f}"
+        )
 
 
 if __name__ == "__main__":

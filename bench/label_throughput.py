@@ -24,10 +24,22 @@ def run(clips: Path, jobs: int) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "timbrecast.trainer.cli", "label", str(clips),
-             "--out", f"{scratch}/labels.csv", "--cache", f"{scratch}/cache.sqlite",
-             "--jobs", str(jobs), "--quiet"],
-            check=True, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "timbrecast.trainer.cli",
+                "label",
+                str(clips),
+                "--out",
+                f"{scratch}/labels.csv",
+                "--cache",
+                f"{scratch}/cache.sqlite",
+                "--jobs",
+                str(jobs),
+                "--quiet",
+            ],
+            check=True,
+            stderr=subprocess.DEVNULL,
         )
         return time.perf_counter() - start
 
@@ -43,8 +55,10 @@ def main() -> None:
     print(f"{count} clips, wall time including worker start-up")
     print(f"{'workers':>8} {'total s':>8} {'s/clip':>8} {'clips/s':>8} {'speed-up':>9}")
     for jobs, seconds in ((1, one), (cores, every)):
-        print(f"{jobs:>8} {seconds:8.1f} {seconds / count:8.3f} {count / seconds:8.2f} "
-              f"{one / seconds:8.2f}x")
+        print(
+            f"{jobs:>8} {seconds:8.1f} {seconds / count:8.3f} {count / seconds:8.2f} "
+            f"{one / seconds:8.2f}x"
+        )
 
 
 if __name__ == "__main__":

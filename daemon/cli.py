@@ -539,9 +539,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--sources", help="comma-separated source names, one per channel")
     source.add_argument("--block", type=int, help="frames per audio block (default 128)")
     publish = parser.add_argument_group("publishing")
-    publish.add_argument(
-        "--endpoint", help=f"bind and publish here (default {DEFAULT_ENDPOINT})"
-    )
+    publish.add_argument("--endpoint", help=f"bind and publish here (default {DEFAULT_ENDPOINT})")
     publish.add_argument(
         "--connect",
         metavar="ENDPOINT",

@@ -124,8 +124,7 @@ def _checked(f: Any, value: Any, where: str) -> Any:
         wrong = any(not isinstance(v, item) or isinstance(v, bool) for v in value)
     if wrong:
         raise ConfigError(
-            f"{where}{_name(f)}: expected {_TYPE_NAMES[hint]}, got {type(value).__name__} "
-            f"{value!r}"
+            f"{where}{_name(f)}: expected {_TYPE_NAMES[hint]}, got {type(value).__name__} {value!r}"
         )
     if hint is float:
         value = float(value)

@@ -30,6 +30,7 @@ def early_length(early_ms: float) -> int:
     """Input samples of an early-estimate model: the pre-roll and the hit's first ms."""
     return round((PREROLL_S + early_ms / 1000.0) * SAMPLE_RATE)
 
+
 #: Bumped whenever ``preprocess`` changes what a clip turns into; a model trained
 #: under another version is refused.
 PREPROCESS_VERSION = 1

@@ -20,7 +20,9 @@ def test_plain_install_runs_the_daemon_without_tensorflow(tmp_path: Path) -> Non
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run(
         [str(venv / "bin" / "pip"), "install", "--quiet", str(source)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert pip.returncode == 0, pip.stderr[-2000:]
     listed = subprocess.run(

@@ -51,9 +51,7 @@ def assert_exact(chain: Chain, source: str, hits: int) -> None:
         assert chain.osc.counts[f"/timbrecast/{source}/{address}"] == hits, address
 
 
-def test_a_fast_daemon_through_broker_and_osc_bridge(
-    demo: Path, demo_onsets: list[float]
-) -> None:
+def test_a_fast_daemon_through_broker_and_osc_bridge(demo: Path, demo_onsets: list[float]) -> None:
     hits = len(demo_onsets)
     with Chain() as chain:
         chain.wait_connected()

@@ -166,8 +166,16 @@ def test_gaps_in_a_sources_onset_seq_are_counted_as_missed_hits() -> None:
     from timbrecast.clients.subscriber import _Core
 
     core = _Core(None, None, None, now=0.0)
-    for source, seq in (("snare", 5), ("snare", 6), ("snare", 9), ("kick", 0), ("snare", 10),
-                        ("kick", 2), ("snare", 0), ("snare", 1)):
+    for source, seq in (
+        ("snare", 5),
+        ("snare", 6),
+        ("snare", 9),
+        ("kick", 0),
+        ("snare", 10),
+        ("kick", 2),
+        ("snare", 0),
+        ("snare", 1),
+    ):
         core.feed(encode(onset(source, seq)), now=0.0)
     assert core.counters.missed == 2 + 1  # snare 7 and 8, kick 1; a restart (0) counts nothing
     assert core.counters.delivered == 8

@@ -154,9 +154,7 @@ def test_run_publishes_every_hit_to_a_subscriber(take, tiny_tflite, tmp_path) ->
     for source in ("snare", "room"):
         onsets = [e for e in events if isinstance(e, Onset) and e.source == source]
         timbres = [
-            e
-            for e in events
-            if isinstance(e, Timbre) and not e.provisional and e.source == source
+            e for e in events if isinstance(e, Timbre) and not e.provisional and e.source == source
         ]
         final = [e for e in events if isinstance(e, Status) and e.source == source][-1]
         assert len(onsets) >= 10
@@ -172,8 +170,9 @@ def test_demo_shows_every_hit_of_the_bundled_recording(tiny_tflite) -> None:
     demo = bundled.demo_recordings()[0]
     analyzed = daemon("analyze", str(demo), "--model", str(tiny_tflite["int8"]))
     hits = len(analyzed.stdout.splitlines())
-    shown = daemon("demo", "--fast", "--model", str(tiny_tflite["int8"]),
-                   "--endpoint", free_endpoint())
+    shown = daemon(
+        "demo", "--fast", "--model", str(tiny_tflite["int8"]), "--endpoint", free_endpoint()
+    )
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert sum(line.startswith("onset ") for line in lines) == hits

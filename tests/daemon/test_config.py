@@ -80,14 +80,18 @@ def test_command_line_reports_a_bad_file_in_one_line_with_status_78(tmp_path: Pa
     for command in ("check", "run"):
         done = subprocess.run(
             [script("timbrecastd"), command, "--config", str(path), "--file", "x.wav"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 78, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "[detection] threshold" in lines[0], done.stderr
     missing = subprocess.run(
         [script("timbrecastd"), "run", "--config", str(tmp_path / "none.toml")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert missing.returncode == 78 and "no such configuration file" in missing.stderr
 
@@ -101,12 +105,13 @@ def test_check_says_what_is_wrong(tmp_path: Path) -> None:
     try:
         path = tmp_path / "timbrecast.toml"
         path.write_text(
-            f'[model]\nmodel = "{tmp_path / "gone.tflite"}"\n'
-            f'[publish]\nendpoint = "{busy}"\n'
+            f'[model]\nmodel = "{tmp_path / "gone.tflite"}"\n[publish]\nendpoint = "{busy}"\n'
         )
         done = subprocess.run(
             [script("timbrecastd"), "check", "--config", str(path), "--file", "x.wav"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         holder.close(linger=0)

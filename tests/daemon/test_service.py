@@ -220,7 +220,7 @@ def test_a_lost_device_is_reported_and_resumed_without_restart(null_sink: str) -
     states = [e.state for e in events if isinstance(e, Status)]
     lost = [i for i, s in enumerate(states) if s.startswith("input lost")]
     assert lost, f"status never said the input was lost: {sorted(set(states))}"
-    assert "running" in states[lost[-1]:], "status never said the input was back"
+    assert "running" in states[lost[-1] :], "status never said the input was back"
     assert "lost" in stderr and "back after" in stderr
     onsets = [e for e in events if isinstance(e, Onset)]
     assert len(onsets) == 2 * demo_hits(), json.dumps([round(e.stream_time_s, 3) for e in onsets])

@@ -58,7 +58,9 @@ def test_exported_models_load_and_agree_in_tflite_runtime_2_14(
     models = [bundled.model(), bundled.early_model(), tiny_tflite["int8"]]
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-c", RUN, str(clips), *map(str, models)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     there = json.loads(result.stdout)

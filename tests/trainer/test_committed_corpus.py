@@ -43,8 +43,10 @@ def test_committed_corpus_renders_to_its_hashes_and_the_card_holds(tmp_path: Pat
     labelled = [e for e in committed if e.labels is not None]
     assert len(labelled) >= 15_000
     result = corpus.verify(committed, tmp_path, os.cpu_count() or 1, Bar)
-    differing = [f"{e.hit.source} {e.hit.kit} {e.hit.instrument}"
-                 for e in result.mismatched + result.unrenderable]
+    differing = [
+        f"{e.hit.source} {e.hit.kit} {e.hit.instrument}"
+        for e in result.mismatched + result.unrenderable
+    ]
     assert not differing, f"{len(differing)} clips differ, e.g. {differing[:5]}"
     assert result.matched == len([e for e in committed if e.key])
 
