@@ -130,10 +130,10 @@ class Pipeline:
             frames = frames[:, None]
         if frames.shape[1] != len(self.channels):
             raise ValueError(f"expected {len(self.channels)} channels, got {frames.shape[1]}")
-        if not np.isfinite(frames).all():
+        finite = np.isfinite(frames)
+        if not finite.all():
             # Float input (f32le on stdin, a float WAV) can carry NaN or inf, which
             # would poison the detector's running statistics: heard as silence, counted.
-            finite = np.isfinite(frames)
             self.invalid_samples += int(finite.size - np.count_nonzero(finite))
             frames = np.where(finite, frames, np.float32(0.0))
         if unix_ns is not None or self._anchor is None:
