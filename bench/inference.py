@@ -21,7 +21,7 @@ from timbrecast.daemon import audiofile
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.preprocess import prepare
 
-DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "teacher-parity"
+DEFAULT_CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "teacher-parity"
 
 
 def timings(run, clips: np.ndarray, repeats: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "teacher-parity"
+DEFAULT_CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "teacher-parity"
 
 
 def run(clips: Path, jobs: int) -> float:

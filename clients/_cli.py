@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import signal
 import sys
 import threading
@@ -85,7 +86,16 @@ def add_subscriber_args(parser: argparse.ArgumentParser) -> None:
         help=f"receive high-water mark, messages queued before dropping (default {DEFAULT_RCVHWM})",
     )
     group.add_argument(
-        "--count", type=int, metavar="N", help="stop after N events (default: run until stopped)"
+        "--count",
+        type=int,
+        metavar="N",
+        help="stop after N events (default: until every source has ended or a signal)",
+    )
+    group.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="keep running after every source has sent end-of-input (a daemon that "
+        "finished a file may be started again)",
     )
 
 
@@ -103,6 +113,7 @@ def open_subscriber(args: argparse.Namespace, kinds: Sequence[str] | None) -> Su
             sources=args.source,
             silence_s=args.silence or None,
             rcvhwm=args.hwm,
+            until_end=not args.keep_open,
         )
     except zmq.ZMQError as exc:
         raise BadConfig(f"cannot connect to {' '.join(endpoints)}: {exc.strerror}") from exc
@@ -145,6 +156,12 @@ def run(prog: str, body: Callable[[], int]) -> int:
     """Run a command's body, turning expected failures into a one-line message and status."""
     try:
         return body()
+    except BrokenPipeError:
+        # `timbrecast-listen --jsonl | head -1`: the reader going away is a normal end.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return OK
     except Unavailable as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return UNAVAILABLE

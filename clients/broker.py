@@ -26,16 +26,21 @@ from timbrecast.clients import _cli
 
 PROG = "timbrecast-broker"
 DEFAULT_BACKEND = "tcp://127.0.0.1:5557"
+#: Where daemons started with ``run --connect`` publish when no source is named.
+DEFAULT_FRONTEND = "tcp://127.0.0.1:5559"
 DEFAULT_HWM = 1000
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Forward every timbrecast daemon's messages to every client through one address
 (a ZeroMQ XSUB/XPUB proxy). Clients connect to the --backend endpoint as they
-would to a daemon; their subscriptions are passed on to the daemons.
+would to a daemon; their subscriptions are passed on to the daemons. With no
+--frontend or --upstream, daemons publish into --frontend {DEFAULT_FRONTEND}
+(timbrecastd run --connect {DEFAULT_FRONTEND}).
 """
 
 EPILOG = f"""\
 examples:
+  timbrecast-broker                       daemons: timbrecastd run --connect {DEFAULT_FRONTEND}
   timbrecast-broker --upstream tcp://pi1.local:5556 --upstream tcp://pi2.local:5556 \\
                     --backend 'tcp://*:5557'
   timbrecast-broker --frontend 'tcp://*:5555' --backend 'tcp://*:5557' --hwm 5000
@@ -131,7 +136,8 @@ def build_parser() -> _cli.Parser:
         action="append",
         default=[],
         metavar="ENDPOINT",
-        help="bind here for publishers that connect; repeat for several",
+        help="bind here for publishers that connect; repeat for several "
+        f"(default {DEFAULT_FRONTEND} when no --upstream is given)",
     )
     parser.add_argument(
         "--backend",
@@ -152,7 +158,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the proxy in a thread; the main thread waits for SIGINT or SIGTERM to stop it."""
     try:
         broker = Broker(
-            frontends=args.frontend,
+            frontends=args.frontend or ([] if args.upstream else [DEFAULT_FRONTEND]),
             upstreams=args.upstream,
             backends=args.backend or [DEFAULT_BACKEND],
             hwm=args.hwm,

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from timbrecast.clients import _cli
 from timbrecast.clients.subscriber import (
+    ITEM_KINDS,
     Back,
     Counters,
+    End,
     Item,
     Onset,
     Silent,
@@ -26,7 +28,7 @@ from timbrecast.clients.subscriber import (
     Subscriber,
     Timbre,
 )
-from timbrecast.daemon.protocol import DESCRIPTORS
+from timbrecast.daemon.protocol import DESCRIPTORS, KINDS
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -42,14 +44,15 @@ DESCRIPTION = """\
 Show what timbrecast daemons publish: per source, the last hit's seven
 descriptors as bars, the hit rate, the model's latency and the daemon's status.
 With --jsonl, print one JSON object per event instead ("kind" is onset, timbre,
-status, or silent/back when a source's heartbeat stops and resumes).
+status, end, or silent/back when a source's heartbeat stops and resumes).
+Both stop once every source has ended its input (a file or stdin), or on Ctrl-C.
 """
 
 EPILOG = f"""\
 examples:
   timbrecast-listen
   timbrecast-listen --connect tcp://pi1.local:5556 --connect tcp://pi2.local:5556
-  timbrecast-listen --jsonl --kind timbre | jq .descriptors.brightness
+  timbrecast-listen --jsonl --kind timbre --final | jq .descriptors.brightness
 
 {_cli.STATUSES}
 """
@@ -70,6 +73,8 @@ class SourceView:
     hits: deque[float] = field(default_factory=deque)
     last_seq: int | None = None
     silent_since: float | None = None
+    #: Why the source ended (its ``end`` message), until it is heard again.
+    ended: str | None = None
 
     def hit(self, seq: int, now: float) -> None:
         """Count a hit once, whether its onset or only its timbre was subscribed to."""
@@ -91,6 +96,7 @@ class View:
 
     def update(self, item: Item, now: float) -> None:
         view = self.sources.setdefault(item.source, SourceView(item.source))
+        view.ended = item.reason if isinstance(item, End) else None
         if isinstance(item, Silent):
             view.silent_since = now - item.silent_s
         elif isinstance(item, Back):
@@ -171,6 +177,8 @@ def _panel(view: SourceView, now: float) -> RenderableType:
 def _state(view: SourceView, now: float) -> Text:
     from rich.text import Text
 
+    if view.ended is not None:
+        return Text(f"ended ({view.ended})", style="yellow")
     if view.silent_since is not None:
         return Text(f"silent for {now - view.silent_since:.0f} s", style="red")
     if view.status is None:
@@ -180,12 +188,20 @@ def _state(view: SourceView, now: float) -> Text:
     return Text("running", style="green")
 
 
+def wanted(item: Item, kinds: list[str] | None, final: bool) -> bool:
+    """Whether ``--kind`` and ``--final`` let an item through to the JSON lines."""
+    if kinds is not None and item.kind not in kinds:
+        return False
+    return not (final and isinstance(item, Timbre) and item.provisional)
+
+
 def print_jsonl(subscriber: Subscriber, args: argparse.Namespace, out: TextIO) -> None:
     """One compact JSON object per line, flushed at once for a pipe reader."""
 
     def write(item: Item) -> None:
-        out.write(json.dumps(as_json(item), separators=(",", ":")) + "\n")
-        out.flush()
+        if wanted(item, args.kind, args.final):
+            out.write(json.dumps(as_json(item), separators=(",", ":")) + "\n")
+            out.flush()
 
     subscriber.run(write, stop=_cli.stop_on_signals(), count=args.count)
 
@@ -203,8 +219,10 @@ def show_live(subscriber: Subscriber, args: argparse.Namespace) -> None:
 
     with Live(auto_refresh=False) as live:
         drawn = 0.0
-        while not stop.is_set() and (
-            args.count is None or subscriber.counters.delivered < args.count
+        while (
+            not stop.is_set()
+            and not subscriber.finished
+            and (args.count is None or subscriber.counters.delivered < args.count)
         ):
             item = subscriber.recv(REFRESH_S)
             now = time.monotonic()
@@ -222,8 +240,14 @@ def build_parser() -> _cli.Parser:
     parser.add_argument(
         "--kind",
         action="append",
-        choices=["onset", "timbre", "status"],
-        help="only this kind of event; repeat for several (default: all)",
+        choices=list(ITEM_KINDS),
+        help="only this kind of event; repeat for several (default: all). silent and back "
+        "are this client's notices when a source's heartbeat stops and resumes",
+    )
+    parser.add_argument(
+        "--final",
+        action="store_true",
+        help="leave out provisional (early) timbre estimates: one timbre per hit",
     )
     _cli.add_subscriber_args(parser)
     return parser
@@ -232,7 +256,8 @@ def build_parser() -> _cli.Parser:
 def listen(args: argparse.Namespace) -> int:
     if not args.jsonl:
         _cli.require("rich", "rich")
-    with _cli.open_subscriber(args, kinds=args.kind) as subscriber:
+    protocol_kinds = [k for k in args.kind if k in KINDS] if args.kind else None
+    with _cli.open_subscriber(args, kinds=protocol_kinds or None) as subscriber:
         if args.jsonl:
             print_jsonl(subscriber, args, sys.stdout)
         else:

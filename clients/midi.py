@@ -315,7 +315,8 @@ def list_ports() -> int:
 
 
 def bridge(args: argparse.Namespace) -> int:
-    """Forward until stopped (SIGINT, SIGTERM) or ``--count`` events came; then close the output."""
+    """Forward until stopped (SIGINT, SIGTERM), ``--count`` events came or the stream
+    ended; then close the output (``--record`` writes its file then)."""
     if args.list_ports:
         return list_ports()
     try:
@@ -335,8 +336,10 @@ def bridge(args: argparse.Namespace) -> int:
         output = open_output(args)
         forward = MidiBridge(output, settings)
         try:
-            while not stop.is_set() and (
-                args.count is None or subscriber.counters.delivered < args.count
+            while (
+                not stop.is_set()
+                and not subscriber.finished
+                and (args.count is None or subscriber.counters.delivered < args.count)
             ):
                 due = output.flush()
                 item = subscriber.recv(0.1 if due is None else min(due, 0.1))

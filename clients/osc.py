@@ -4,9 +4,12 @@ For each hit a synth first gets ``/timbrecast/<source>/onset`` with the
 velocity, the moment the daemon hears it, so it can trigger at once; then,
 when the model has run, ``/timbrecast/<source>/timbre`` with the seven values
 in the documented order and one ``/timbrecast/<source>/<descriptor>`` per
-value, for patches that map one parameter each. UDP never waits for the
-receiver, so a stalled synth cannot back the bridge up. docs/clients.md has
-receiving patches for SuperCollider, Pure Data and Max.
+value, for patches that map one parameter each. With ``--provisional`` the
+early estimates come first on ``/timbrecast/<source>/provisional`` (and
+``.../provisional/<descriptor>``), so a patch can tell them from the final
+ones. UDP never waits for the receiver, so a stalled synth cannot back the
+bridge up. docs/clients.md has receiving patches for SuperCollider, Pure Data
+and Max.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ Forward timbrecast hits as OSC messages over UDP:
   /timbrecast/<source>/onset        velocity
   /timbrecast/<source>/timbre       hardness depth brightness roughness warmth sharpness boominess
   /timbrecast/<source>/<descriptor> value    (one address per descriptor)
+with --provisional, before those, the early estimate of the same hit:
+  /timbrecast/<source>/provisional              the seven values
+  /timbrecast/<source>/provisional/<descriptor> value
 Values are in the --scale range; velocity is the peak level, linear in dB from
 --floor-db to 0 dBFS. Characters other than letters, digits, '_', '-' and '.'
 in a source name become '_' in the address.
@@ -72,8 +78,9 @@ def messages(item: Item, settings: OscSettings) -> list[OscMessage]:
     if isinstance(item, Timbre) and (settings.provisional or not item.provisional):
         base = f"{PREFIX}/{address_part(item.source)}"
         values = [v / 100.0 * settings.scale for v in ordered(item.descriptors)]
-        return [(f"{base}/timbre", values)] + [
-            (f"{base}/{name}", [value]) for name, value in zip(DESCRIPTORS, values, strict=True)
+        whole, each = (f"{base}/provisional",) * 2 if item.provisional else (f"{base}/timbre", base)
+        return [(whole, values)] + [
+            (f"{each}/{name}", [value]) for name, value in zip(DESCRIPTORS, values, strict=True)
         ]
     return []
 

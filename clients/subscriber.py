@@ -12,7 +12,10 @@ socket delivers goes through a small sans-I/O core, shared by the blocking
   so one bad producer cannot break a user's loop;
 - watches every source's heartbeat (a status message once a second) and
   reports a source that falls silent with a ``Silent`` item, and a ``Back``
-  item when it is heard again.
+  item when it is heard again;
+- notes each source's ``end`` message, so that a client of a finite stream
+  (a file, stdin) finishes when every source it heard has ended, while a
+  service's ``shutdown`` is waited out.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import zmq
 import zmq.asyncio
 
 from timbrecast.daemon.protocol import (
+    END_OF_INPUT,
     KINDS,
     SCHEMA_VERSION,
+    End,
     Event,
     Onset,
     ProtocolError,
@@ -55,6 +60,7 @@ __all__ = [
     "AsyncSubscriber",
     "Back",
     "Counters",
+    "End",
     "Event",
     "Item",
     "Onset",
@@ -83,7 +89,9 @@ class Back:
     silent_s: float
 
 
-Item = Onset | Timbre | Status | Silent | Back
+Item = Onset | Timbre | Status | End | Silent | Back
+#: Every kind of item a subscriber can hand over: the protocol's and its own notices.
+ITEM_KINDS = (*KINDS, Silent.kind, Back.kind)
 
 
 @dataclass
@@ -134,10 +142,20 @@ class _Core:
         self._heard: dict[str, float] = dict.fromkeys(self.sources or (), now)
         self._silent: set[str] = set()
         self._next_seq: dict[str, int] = {}
+        #: Every source heard (or named up front), and those whose input has ended.
+        self._seen: set[str] = set(self.sources or ())
+        self._ended: set[str] = set()
+
+    @property
+    def finished(self) -> bool:
+        """Every source heard (or named up front) has sent ``end-of-input``."""
+        return bool(self._ended) and self._seen <= self._ended
 
     def subscriptions(self) -> list[bytes]:
-        """Topic prefixes for the SUB socket: the wanted kinds, plus status as heartbeat."""
-        kinds = set(self.kinds) | ({"status"} if self.silence_s is not None else set())
+        """Topic prefixes for the SUB socket: the wanted kinds, plus status as heartbeat
+        and ``end`` to know when a finite stream is over."""
+        kinds = set(self.kinds) | {End.kind}
+        kinds |= {"status"} if self.silence_s is not None else set()
         if kinds == set(KINDS) and self.sources is None:
             return [b""]
         return sorted(
@@ -166,11 +184,20 @@ class _Core:
             self.counters.missed += max(0, event.seq - expected)
             self._next_seq[event.source] = event.seq + 1
         items: list[Item] = []
-        if self.silence_s is not None:
-            if event.source in self._silent:
-                self._silent.discard(event.source)
-                items.append(Back(event.source, now - self._heard[event.source]))
-            self._heard[event.source] = now
+        self._seen.add(event.source)
+        if isinstance(event, End):
+            # An ended source is not silent; after a shutdown it may come back.
+            self._heard.pop(event.source, None)
+            self._silent.discard(event.source)
+            if event.reason == END_OF_INPUT:
+                self._ended.add(event.source)
+        else:
+            self._ended.discard(event.source)
+            if self.silence_s is not None:
+                if event.source in self._silent:
+                    self._silent.discard(event.source)
+                    items.append(Back(event.source, now - self._heard[event.source]))
+                self._heard[event.source] = now
         if event.kind in self.kinds:
             self.counters.delivered += 1
             items.append(event)
@@ -266,9 +293,11 @@ class _Base:
         kinds: Iterable[str] | None,
         sources: Iterable[str] | None,
         silence_s: float | None,
+        until_end: bool,
     ) -> None:
         self._core = _Core(kinds, sources, silence_s, time.monotonic())
         self._ready: deque[Item] = deque()
+        self.until_end = until_end
 
     @property
     def counters(self) -> Counters:
@@ -283,6 +312,12 @@ class _Base:
     def subscriptions(self) -> list[bytes]:
         """The topic prefixes subscribed to (what a publisher's XPUB socket sees)."""
         return self._core.subscriptions()
+
+    @property
+    def finished(self) -> bool:
+        """Every source heard has ended its input and every item has been handed over:
+        iteration and ``run`` stop here unless the subscriber was made ``until_end=False``."""
+        return self.until_end and self._core.finished and not self._ready
 
     def _step(self, deadline: float | None) -> tuple[Item | None, float | None, bool]:
         """The next ready item, else how long to wait and whether time is up."""
@@ -307,10 +342,12 @@ class Subscriber(_Base):
     ...     for item in sub:
     ...         print(item)
 
-    Items are protocol events (``Onset``, ``Timbre``, ``Status``) of the wanted
-    kinds and sources, and ``Silent``/``Back`` when a source's heartbeat stops
-    and resumes (``silence_s=None`` turns that off). A socket belongs to one
-    thread: use a subscriber from the thread that made it.
+    Items are protocol events (``Onset``, ``Timbre``, ``Status``, ``End``) of
+    the wanted kinds and sources, and ``Silent``/``Back`` when a source's
+    heartbeat stops and resumes (``silence_s=None`` turns that off). Iteration
+    and ``run`` end once every source heard has sent ``end-of-input`` (a file or
+    stdin is over); ``until_end=False`` keeps them going. A socket belongs to
+    one thread: use a subscriber from the thread that made it.
     """
 
     def __init__(
@@ -322,8 +359,9 @@ class Subscriber(_Base):
         silence_s: float | None = DEFAULT_SILENCE_S,
         rcvhwm: int = DEFAULT_RCVHWM,
         context: zmq.Context | None = None,
+        until_end: bool = True,
     ) -> None:
-        super().__init__(kinds, sources, silence_s)
+        super().__init__(kinds, sources, silence_s, until_end)
         self._socket = _open(context or zmq.Context.instance(), endpoints, self._core, rcvhwm)
 
     def recv(self, timeout_s: float | None = None) -> Item | None:
@@ -337,7 +375,7 @@ class Subscriber(_Base):
                 self._feed(self._socket.recv_multipart(zmq.NOBLOCK))
 
     def __iter__(self) -> Iterator[Item]:
-        while True:
+        while not self.finished:
             item = self.recv()
             if item is not None:
                 yield item
@@ -350,14 +388,15 @@ class Subscriber(_Base):
         count: int | None = None,
         check_s: float = 0.1,
     ) -> None:
-        """Call ``callback`` with each item until ``stop`` is set or ``count`` events came.
+        """Call ``callback`` with each item until ``stop`` is set, ``count`` events came
+        or every source has ended (see ``finished``).
 
         ``count`` counts protocol events, not ``Silent``/``Back``; ``stop`` is
         looked at every ``check_s`` seconds, so another thread or a signal
         handler can end the loop.
         """
         target = None if count is None else self._core.counters.delivered + count
-        while not (stop is not None and stop.is_set()):
+        while not (stop is not None and stop.is_set()) and not self.finished:
             if target is not None and self._core.counters.delivered >= target:
                 return
             item = self.recv(check_s)
@@ -391,8 +430,9 @@ class AsyncSubscriber(_Base):
         silence_s: float | None = DEFAULT_SILENCE_S,
         rcvhwm: int = DEFAULT_RCVHWM,
         context: zmq.asyncio.Context | None = None,
+        until_end: bool = True,
     ) -> None:
-        super().__init__(kinds, sources, silence_s)
+        super().__init__(kinds, sources, silence_s, until_end)
         self._socket = _open(
             context or zmq.asyncio.Context.instance(), endpoints, self._core, rcvhwm
         )
@@ -408,7 +448,7 @@ class AsyncSubscriber(_Base):
                 self._feed(await self._socket.recv_multipart())
 
     async def __aiter__(self) -> AsyncIterator[Item]:
-        while True:
+        while not self.finished:
             item = await self.recv()
             if item is not None:
                 yield item

@@ -31,7 +31,7 @@ from timbrecast.daemon.onset import DetectorSettings
 from timbrecast.daemon.pipeline import Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
-from timbrecast.daemon.protocol import Event, Onset, Timbre
+from timbrecast.daemon.protocol import End, Event, Onset, Timbre
 from timbrecast.daemon.publisher import DEFAULT_ENDPOINT, Publisher, PublisherError
 from timbrecast.daemon.security import Curve, keygen
 from timbrecast.daemon.service import Control, Service, log
@@ -337,18 +337,21 @@ def serve(
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate configuration, model, device and endpoint; say what is wrong."""
-    problems = 0
+    """Validate configuration, model, device and endpoint; say what is wrong.
+
+    Exits as ``run`` would: 69 if something needed is missing (an extra, a runtime,
+    the device), else 78 for any configuration problem.
+    """
+    statuses: list[int] = []
 
     def report(what: str, check: Callable[[], str]) -> None:
-        nonlocal problems
         try:
             print(f"ok       {what}: {check()}")
+        except (DeviceMissing, runtime.RuntimeUnavailable, ImportError) as exc:
+            statuses.append(exitcodes.UNAVAILABLE)
+            print(f"MISSING  {what}: {exc}")
         except (ConfigError, ModelContractError, LiveInputError, PublisherError) as exc:
-            problems += 1
-            print(f"PROBLEM  {what}: {exc}")
-        except (runtime.RuntimeUnavailable, ImportError) as exc:
-            problems += 1
+            statuses.append(exitcodes.CONFIG)
             print(f"PROBLEM  {what}: {exc}")
 
     settings = run_settings(args)
@@ -358,7 +361,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.file and not args.stdin:
         report("device", lambda: describe_device(settings))
     report("endpoint", lambda: describe_endpoint(settings))
-    return exitcodes.CONFIG if problems else exitcodes.OK
+    if exitcodes.CONFIG in statuses:
+        return exitcodes.CONFIG
+    return exitcodes.UNAVAILABLE if statuses else exitcodes.OK
 
 
 def describe_model(settings: Settings) -> str:
@@ -420,6 +425,8 @@ def describe(event: Event) -> str:
         values = "  ".join(f"{k[:5]} {v:5.1f}" for k, v in event.descriptors.items())
         kind = "early " if event.provisional else "timbre"
         return f"{kind} {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms)"
+    if isinstance(event, End):
+        return f"end    {event.source} {event.reason} after {event.hits} hits"
     return (
         f"status {event.source} hits {event.hits} drops {event.drops} "
         f"overruns {event.overruns} model {event.model_id}"
@@ -689,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     try:
         return args.func(args)
+    except BrokenPipeError:
+        return exitcodes.stdout_closed()
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()

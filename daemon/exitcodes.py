@@ -6,6 +6,9 @@ daemon with a bad configuration is not restarted in a loop.
 
 from __future__ import annotations
 
+import os
+import sys
+
 OK = 0
 #: Some inputs failed (unreadable audio, a teacher that gave no finite label);
 #: the rest were processed and written.
@@ -19,3 +22,13 @@ UNAVAILABLE = 69
 SOFTWARE = 70
 #: Bad configuration: an unknown key, a wrong type, a model the daemon cannot honour.
 CONFIG = 78
+
+
+def stdout_closed() -> int:
+    """A reader that went away (``timbrecastd analyze take.wav | head -1``) is a normal
+    end for a command line: point stdout at /dev/null so that the flush at exit does
+    not fail again, and exit OK."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return OK

@@ -29,7 +29,7 @@ from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.onset import DetectorSettings, OnsetDetector, OnsetEvent
 from timbrecast.daemon.preprocess import PREROLL_S, PreprocessError, early, prepare
-from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
+from timbrecast.daemon.protocol import END_OF_INPUT, End, Event, Onset, Status, Timbre
 from timbrecast.daemon.segment import Segment, Segmenter
 
 Sink = Callable[[Event], None]
@@ -58,10 +58,25 @@ class Counters:
 
 
 @dataclass(frozen=True)
-class _Job:
-    source: str
+class _Hit:
+    """What the onset message said of a hit; its timbre messages repeat it.
+
+    ``since_ns`` is where its latency counts from: the attack's ``unix_ns``, or
+    when it was detected if that came first (a file read faster than real time
+    is stamped ahead of the clock).
+    """
+
     seq: int
     unix_ns: int
+    peak_dbfs: float
+    rms_dbfs: float
+    since_ns: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: str
+    hit: _Hit
     segment: Segment
     provisional: bool = False
 
@@ -72,10 +87,10 @@ class _Channel:
         self.detector = OnsetDetector(rate, settings)
         self.segmenter = Segmenter(rate, settings.floor_db, full_second)
         self.counters = Counters()
-        #: Onset sample -> sequence number, until its one-shot is queued.
-        self.seq_of: dict[int, int] = {}
-        #: (onset, seq) of hits still waiting for their provisional estimate.
-        self.awaiting_early: list[tuple[OnsetEvent, int]] = []
+        #: Onset sample -> the hit announced there, until its one-shot is queued.
+        self.hit_at: dict[int, _Hit] = {}
+        #: Hits still waiting for their provisional estimate.
+        self.awaiting_early: list[tuple[OnsetEvent, _Hit]] = []
 
 
 class Pipeline:
@@ -143,9 +158,9 @@ class Pipeline:
             onsets = channel.detector.process(samples)
             segments = channel.segmenter.process(samples, onsets)
             for onset in onsets:
-                seq = self._announce(channel, onset.sample, channel.segmenter)
+                hit = self._announce(channel, onset)
                 if self.early_model is not None:
-                    channel.awaiting_early.append((onset, seq))
+                    channel.awaiting_early.append((onset, hit))
             self._queue_early(channel)
             self._queue(channel, segments)
         self._samples += frames.shape[0]
@@ -156,13 +171,23 @@ class Pipeline:
         for channel in self.channels:
             self._queue(channel, channel.segmenter.flush())
 
-    def finish(self) -> None:
-        """End of stream: cut what is open, describe everything, stop the worker."""
+    def finish(self, reason: str = END_OF_INPUT) -> None:
+        """End of stream: cut what is open, describe everything, stop the worker, and
+        tell subscribers each source has ended (``reason``: the input ended, or a stop)."""
         for channel in self.channels:
             self._queue(channel, channel.segmenter.flush())
         self._jobs.put(None)
         self._worker.join()
         self.publish_status()
+        for channel in self.channels:
+            self.sink(
+                End(
+                    source=channel.name,
+                    hits=channel.counters.hits,
+                    stream_time_s=self._samples / self.sample_rate,
+                    reason=reason,
+                )
+            )
 
     def tick(self) -> None:
         """Send status when a second has passed (also called when no audio comes)."""
@@ -194,42 +219,49 @@ class Pipeline:
         anchor_sample, anchor_ns = self._anchor
         return anchor_ns + round((sample - anchor_sample) * 1e9 / self.sample_rate)
 
-    def _announce(self, channel: _Channel, sample: int, segmenter: Segmenter) -> int:
-        seq = channel.counters.hits
+    def _announce(self, channel: _Channel, onset: OnsetEvent) -> _Hit:
+        """Number the hit and publish its onset.
+
+        Its levels are those of the attack up to the end of the frame that
+        detected it: the same span however the stream is cut into blocks, so
+        ``analyze`` and ``run`` report the same levels for the same hit.
+        """
+        peak, rms = levels(channel.segmenter.audio_between(onset.sample, onset.detected_at))
+        unix_ns = self._unix_ns(onset.sample)
+        hit = _Hit(channel.counters.hits, unix_ns, peak, rms, min(unix_ns, self.clock()))
         channel.counters.hits += 1
-        channel.seq_of[sample] = seq
-        peak, rms = levels(segmenter.audio_from(sample))
+        channel.hit_at[onset.sample] = hit
         self.sink(
             Onset(
                 source=channel.name,
-                seq=seq,
-                stream_time_s=sample / self.sample_rate,
-                unix_ns=self._unix_ns(sample),
+                seq=hit.seq,
+                stream_time_s=onset.sample / self.sample_rate,
+                unix_ns=hit.unix_ns,
                 peak_dbfs=peak,
                 rms_dbfs=rms,
             )
         )
-        return seq
+        return hit
 
     def _queue_early(self, channel: _Channel) -> None:
         """Hits of which the early model's milliseconds have now been heard."""
         heard_to = channel.segmenter.stream_end
         waiting = []
-        for onset, seq in channel.awaiting_early:
+        for onset, hit in channel.awaiting_early:
             if heard_to < onset.sample + self._early_after:
-                waiting.append((onset, seq))
+                waiting.append((onset, hit))
                 continue
             start = onset.sample - round(PREROLL_S * self.sample_rate)
             end = onset.sample + self._early_after
             audio = channel.segmenter.audio_between(start, end).copy()
             segment = Segment(onset, start, audio, "early")
-            self._jobs.put(_Job(channel.name, seq, self._unix_ns(onset.sample), segment, True))
+            self._jobs.put(_Job(channel.name, hit, segment, True))
         channel.awaiting_early = waiting
 
     def _queue(self, channel: _Channel, segments: list[Segment]) -> None:
         for segment in segments:
-            seq = channel.seq_of.pop(segment.onset.sample)
-            self._jobs.put(_Job(channel.name, seq, self._unix_ns(segment.onset.sample), segment))
+            hit = channel.hit_at.pop(segment.onset.sample)
+            self._jobs.put(_Job(channel.name, hit, segment))
 
     def _infer(self) -> None:
         while True:
@@ -281,19 +313,18 @@ class Pipeline:
             channel = self._channel(job.source)
             if not job.provisional:
                 channel.counters.described += 1
-            peak, rms = levels(job.segment.audio)
             self.sink(
                 Timbre(
                     source=job.source,
-                    seq=job.seq,
+                    seq=job.hit.seq,
                     stream_time_s=job.segment.onset.sample / self.sample_rate,
-                    unix_ns=job.unix_ns,
-                    peak_dbfs=peak,
-                    rms_dbfs=rms,
+                    unix_ns=job.hit.unix_ns,
+                    peak_dbfs=job.hit.peak_dbfs,
+                    rms_dbfs=job.hit.rms_dbfs,
                     descriptors={name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)},
                     audio_s=job.segment.audio.size / self.sample_rate,
                     model_id=model.model_id,
-                    latency_ms=(self.clock() - job.unix_ns) / 1e6,
+                    latency_ms=(self.clock() - job.hit.since_ns) / 1e6,
                     provisional=job.provisional,
                 )
             )

@@ -24,8 +24,11 @@ SCHEMA_VERSION = 1
 
 __all__ = [
     "DESCRIPTORS",
+    "END_OF_INPUT",
     "KINDS",
     "SCHEMA_VERSION",
+    "SHUTDOWN",
+    "End",
     "Event",
     "Onset",
     "ProtocolError",
@@ -90,9 +93,31 @@ class Status:
     invalid_samples: int = 0
 
 
-Event = Onset | Timbre | Status
-KINDS: dict[str, type[Onset] | type[Timbre] | type[Status]] = {
-    cls.kind: cls for cls in (Onset, Timbre, Status)
+#: ``End.reason``: the input ended (a file, stdin closed); nothing more will come.
+END_OF_INPUT = "end-of-input"
+#: ``End.reason``: the daemon was stopped (SIGTERM); a service may come back.
+SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class End:
+    """A source's last message, so a client of a finite stream knows to finish.
+
+    Sent after the source's last timbre and status. Clients end on
+    ``end-of-input`` from every source they have heard, and keep waiting after
+    a ``shutdown`` (systemd restarts a service; a file does not come back).
+    """
+
+    kind: ClassVar[str] = "end"
+    source: str
+    hits: int
+    stream_time_s: float
+    reason: str
+
+
+Event = Onset | Timbre | Status | End
+KINDS: dict[str, type[Onset] | type[Timbre] | type[Status] | type[End]] = {
+    cls.kind: cls for cls in (Onset, Timbre, Status, End)
 }
 
 

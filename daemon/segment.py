@@ -100,10 +100,6 @@ class Segmenter:
         lo = max(0, start - self._buffer_start)
         return self._buffer[lo : max(lo, end - self._buffer_start)]
 
-    def audio_from(self, sample: int) -> np.ndarray:
-        """What has been heard from ``sample`` on (for an onset's level)."""
-        return self._buffer[max(0, sample - self._buffer_start) :]
-
     def flush(self) -> list[Segment]:
         """End of stream: cut every open segment at what has been heard."""
         done = []

@@ -23,6 +23,7 @@ from timbrecast.daemon.inputs import Block
 from timbrecast.daemon.live import LiveInput, LiveInputError
 from timbrecast.daemon.notify import Notifier
 from timbrecast.daemon.pipeline import Pipeline
+from timbrecast.daemon.protocol import END_OF_INPUT, SHUTDOWN
 
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -85,7 +86,7 @@ class Service:
                 break
             self._recover(self.source)
         self.notifier.stopping()
-        self.pipeline.finish()
+        self.pipeline.finish(SHUTDOWN if self.control.stop.is_set() else END_OF_INPUT)
 
     def _feed(self) -> None:
         for block in self.source:

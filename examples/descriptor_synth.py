@@ -134,10 +134,11 @@ def listen(
     count: int | None,
     idle_s: float | None,
 ) -> list[Timbre]:
-    """The hits heard until ``stop``, ``count`` hits, or ``idle_s`` seconds after the last one."""
+    """The hits heard until ``stop``, the end of the stream, ``count`` hits, or ``idle_s``
+    seconds after the last one."""
     hits: list[Timbre] = []
     last = time.monotonic()
-    while not stop.is_set() and (count is None or len(hits) < count):
+    while not stop.is_set() and not subscriber.finished and (count is None or len(hits) < count):
         item = subscriber.recv(timeout_s=0.1)
         if isinstance(item, Timbre) and item.provisional == provisional:
             hits.append(item)

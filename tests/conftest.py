@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-PARITY = SHARED / "fixtures" / "teacher-parity"
+#: The teacher-parity clips and labels, copied from the steering side's fixtures
+#: so that the suite needs nothing beside the repository.
+PARITY = REPO / "tests" / "fixtures" / "teacher-parity"
 
 
 def free_endpoint() -> str:
@@ -36,7 +37,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def parity_dir() -> Path:
     if not PARITY.is_dir():
-        pytest.fail(f"teacher-parity fixture missing at {PARITY} (../shared beside the repo)")
+        pytest.fail(f"teacher-parity fixture missing at {PARITY} (part of the repository)")
     return PARITY
 
 

@@ -550,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.OK
     try:
         return args.func(args)
+    except BrokenPipeError:
+        return exitcodes.stdout_closed()
     except InputMissing as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.NO_INPUT

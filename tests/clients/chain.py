@@ -32,7 +32,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from tests.conftest import free_endpoint, script
-from timbrecast.daemon.protocol import Event, Onset, Status, Timbre, decode, encode
+from timbrecast.daemon.protocol import End, Event, Onset, Status, Timbre, decode, encode
 
 PROBE = "probe"
 END = "end"
@@ -180,9 +180,17 @@ def stop(process: subprocess.Popen, timeout_s: float = 10.0) -> int | None:
 
 
 def _complete(events: list[Event], source: str, hits: int) -> bool:
-    """``hits`` onsets and final timbres of ``source`` in, and then a status with that count."""
+    """``hits`` onsets and final timbres of ``source`` in, then a status and the source's
+    end with that count."""
     mine = [e for e in events if e.source == source]
     onsets = sum(isinstance(e, Onset) for e in mine)
     finals = sum(isinstance(e, Timbre) and not e.provisional for e in mine)
-    last = mine[-1] if mine else None
-    return onsets == finals == hits and isinstance(last, Status) and last.hits == hits
+    if onsets != finals or finals != hits or len(mine) < 2:
+        return False
+    status, end = mine[-2:]
+    return (
+        isinstance(status, Status)
+        and status.hits == hits
+        and isinstance(end, End)
+        and (end.hits == hits)
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import time
 
 import pytest
 from rich.console import Console
 
-from tests.clients.wire import VALUES, TestDaemon, onset, status, timbre
+from tests.clients.wire import VALUES, TestDaemon, end, onset, status, timbre
+from tests.conftest import free_endpoint, script
 from timbrecast.clients import listen
 from timbrecast.clients.listen import View, as_json
 from timbrecast.clients.subscriber import Counters, Silent
@@ -26,6 +29,66 @@ def test_jsonl_prints_one_object_per_event(background, daemon: TestDaemon, capsy
     assert events[1]["descriptors"] == VALUES
     assert events[1]["source"] == "snare" and events[1]["provisional"] is False
     assert events[2]["state"] == "running"
+
+
+def test_jsonl_kind_and_final_keep_exactly_what_was_asked(background, daemon, capsys) -> None:
+    """``--kind timbre --final``: one line per hit, its final timbre; no provisional one,
+    no silence notice (which a ``jq .descriptors`` reader would see as null), and the
+    command ends by itself with the stream."""
+    argv = ["--jsonl", "--connect", daemon.endpoint, "--kind", "timbre", "--final"]
+    command = background(listen.main, [*argv, "--silence", "0.3"])
+    daemon.wait_subscribed([b"timbre/", b"status/", b"end/"])
+    daemon.send(timbre(provisional=True), timbre(), status())
+    daemon.send(timbre("snare", 1, provisional=True), timbre("snare", 1))
+    time.sleep(0.5)  # long enough for the source to be reported silent
+    daemon.send(end(hits=2))
+    assert command.join() == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["kind"], e["seq"], e["provisional"]) for e in events] == [
+        ("timbre", 0, False),
+        ("timbre", 1, False),
+    ]
+
+
+def test_listen_ends_with_a_file_the_daemon_publishes(demo, demo_onsets) -> None:
+    """As docs/clients.md shows it: the daemon on a file, the listener in a pipe; both
+    exit 0 once the file is done, every hit's onset and final timbre printed, then end."""
+    endpoint = free_endpoint()
+    listener = subprocess.Popen(
+        [script("timbrecast-listen"), "--jsonl", "--connect", endpoint, "--silence", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        daemon = [script("timbrecastd"), "run", "--file", str(demo), "--fast"]
+        subprocess.run(
+            [*daemon, "--wait-subscriber", "--endpoint", endpoint, "--sources", "snare"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        stdout, _ = listener.communicate(timeout=30)
+    finally:
+        listener.kill()
+    events = [json.loads(line) for line in stdout.splitlines()]
+    assert listener.returncode == 0
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("onset") == len(demo_onsets)
+    finals = [e for e in events if e["kind"] == "timbre" and not e["provisional"]]
+    assert len(finals) == len(demo_onsets)
+    assert {e["source"] for e in events} == {"snare"}
+    assert events[-1] == {
+        "kind": "end",
+        "source": "snare",
+        "hits": len(demo_onsets),
+        "stream_time_s": pytest.approx(events[-1]["stream_time_s"]),
+        "reason": "end-of-input",
+    }
+    onsets = {e["seq"]: e for e in events if e["kind"] == "onset"}
+    for timbre_ in finals:
+        hit = onsets[timbre_["seq"]]
+        assert (timbre_["peak_dbfs"], timbre_["rms_dbfs"]) == (hit["peak_dbfs"], hit["rms_dbfs"])
+        assert timbre_["latency_ms"] >= 0.0
 
 
 def test_jsonl_of_a_notice() -> None:

@@ -67,7 +67,10 @@ def test_provisional_timbre_only_when_asked_and_values_clamped() -> None:
     early = timbre(provisional=True, values=dict.fromkeys(DESCRIPTORS, 104.0))
     assert messages(early, OscSettings()) == []
     sent = messages(early, OscSettings(provisional=True))
-    assert sent[0] == ("/timbrecast/snare/timbre", [1.0] * 7)
+    assert sent[0] == ("/timbrecast/snare/provisional", [1.0] * 7)
+    assert [address for address, _ in sent[1:]] == [
+        f"/timbrecast/snare/provisional/{d}" for d in DESCRIPTORS
+    ]
 
 
 def test_source_names_are_made_address_safe() -> None:
@@ -96,8 +99,14 @@ def test_bridge_with_provisional_and_0_100(background, daemon, received) -> None
     got = _bridge(background, daemon, received, 17, "--provisional", "--scale", "0-100")
     assert len(got) == 17
     assert got.count(("/timbrecast/snare/onset", (pytest.approx(90.0),))) == 1
-    assert got.count(("/timbrecast/snare/timbre", tuple(pytest.approx(v) for v in ORDERED))) == 2
-    assert sum(address.endswith("/brightness") for address, _ in got) == 2
+    values = tuple(pytest.approx(v) for v in ORDERED)
+    assert got.count(("/timbrecast/snare/provisional", values)) == 1
+    assert got.count(("/timbrecast/snare/timbre", values)) == 1
+    assert got.index(("/timbrecast/snare/provisional", values)) < got.index(
+        ("/timbrecast/snare/timbre", values)
+    )
+    assert sum(address == "/timbrecast/snare/provisional/brightness" for address, _ in got) == 1
+    assert sum(address == "/timbrecast/snare/brightness" for address, _ in got) == 1
 
 
 def test_help_has_an_example(capsys) -> None:

@@ -10,9 +10,9 @@ import msgpack
 import pytest
 import zmq.asyncio
 
-from tests.clients.wire import VALUES, TestDaemon, onset, status, timbre
+from tests.clients.wire import VALUES, TestDaemon, end, onset, status, timbre
 from timbrecast.clients.subscriber import AsyncSubscriber, Back, Item, Silent, Subscriber
-from timbrecast.daemon.protocol import Event, encode
+from timbrecast.daemon.protocol import SHUTDOWN, End, Event, encode
 
 
 def _payload(event: Event) -> bytes:
@@ -32,7 +32,7 @@ def test_reads_typed_events_from_several_daemons(daemons) -> None:
 
 def test_filters_by_kind_and_exact_source(daemon: TestDaemon) -> None:
     with Subscriber(daemon.endpoint, kinds=["timbre"], sources=["snare"], silence_s=None) as sub:
-        assert sub.subscriptions == [b"timbre/snare"]
+        assert sub.subscriptions == [b"end/snare", b"timbre/snare"]
         daemon.wait_subscribed(sub.subscriptions)
         daemon.send(
             timbre("kick"), timbre("snare2"), onset("snare"), status("snare"), timbre("snare", 3)
@@ -46,7 +46,7 @@ def test_filters_by_kind_and_exact_source(daemon: TestDaemon) -> None:
 
 def test_status_is_read_for_the_heartbeat_but_not_delivered(daemon: TestDaemon) -> None:
     with Subscriber(daemon.endpoint, kinds=["onset"], silence_s=5.0) as sub:
-        assert sub.subscriptions == [b"onset/", b"status/"]
+        assert sub.subscriptions == [b"end/", b"onset/", b"status/"]
         daemon.wait_subscribed(sub.subscriptions)
         daemon.send(status(), onset())
         assert sub.recv(2.0) == onset()
@@ -179,3 +179,47 @@ def test_gaps_in_a_sources_onset_seq_are_counted_as_missed_hits() -> None:
         core.feed(encode(onset(source, seq)), now=0.0)
     assert core.counters.missed == 2 + 1  # snare 7 and 8, kick 1; a restart (0) counts nothing
     assert core.counters.delivered == 8
+
+
+def test_iteration_ends_when_every_source_heard_has_ended(daemon: TestDaemon) -> None:
+    """A file's stream ends: each source's end-of-input, after its last hit, ends the loop;
+    a shutdown (a service stopping) does not, and a source that ended and speaks again
+    is waited for once more."""
+    with Subscriber(daemon.endpoint, silence_s=None) as sub:
+        daemon.wait_subscribed([b""])
+        daemon.send(onset("snare"), onset("kick"), end("kick", reason=SHUTDOWN))
+        daemon.send(end("snare"), onset("kick", 1), end("kick", hits=2))
+        got = list(sub)
+    assert [(item.kind, item.source) for item in got] == [
+        ("onset", "snare"),
+        ("onset", "kick"),
+        ("end", "kick"),
+        ("end", "snare"),
+        ("onset", "kick"),
+        ("end", "kick"),
+    ]
+    assert isinstance(got[-1], End) and got[-1].hits == 2
+
+
+def test_a_named_source_must_end_too_and_keep_open_waits_on(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, sources=["snare", "kick"], silence_s=None) as sub:
+        daemon.wait_subscribed([b"end/snare", b"end/kick"])
+        daemon.send(onset("snare"), end("snare"))
+        assert [sub.recv(2.0), sub.recv(2.0)] == [onset("snare"), end("snare")]
+        assert not sub.finished  # kick was named and has not ended
+        daemon.send(end("kick"))
+        assert sub.recv(2.0) == end("kick")
+        assert sub.finished
+    with Subscriber(daemon.endpoint, silence_s=None, until_end=False) as sub:
+        daemon.wait_subscribed([b""])
+        daemon.send(end("snare"))
+        assert sub.recv(2.0) == end("snare")
+        assert not sub.finished
+
+
+def test_an_ended_source_is_not_reported_silent(daemon: TestDaemon) -> None:
+    with Subscriber(daemon.endpoint, silence_s=0.2, until_end=False) as sub:
+        daemon.wait_subscribed([b""])
+        daemon.send(status("snare"), end("snare", reason=SHUTDOWN))
+        got = [sub.recv(1.0) for _ in range(3)]
+    assert got == [status("snare"), end("snare", reason=SHUTDOWN), None]

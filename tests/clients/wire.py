@@ -12,7 +12,16 @@ from collections.abc import Iterable, Sequence
 
 import zmq
 
-from timbrecast.daemon.protocol import DESCRIPTORS, Event, Onset, Status, Timbre, encode
+from timbrecast.daemon.protocol import (
+    DESCRIPTORS,
+    END_OF_INPUT,
+    End,
+    Event,
+    Onset,
+    Status,
+    Timbre,
+    encode,
+)
 
 UNIX_NS = 1_764_000_000_000_000_000
 VALUES = dict(zip(DESCRIPTORS, (61.2, 40.3, 66.0, 52.9, 31.7, 55.1, 18.4), strict=True))
@@ -42,6 +51,10 @@ def timbre(
 
 def status(source: str = "snare", *, state: str = "running") -> Status:
     return Status(source, 60.0, 120, 0, 1, 0, 3.2, "seven-filters-int8@abc", state=state)
+
+
+def end(source: str = "snare", *, hits: int = 1, reason: str = END_OF_INPUT) -> End:
+    return End(source, hits, 30.0, reason)
 
 
 class TestDaemon:
