@@ -40,7 +40,8 @@ class Control:
         control = cls(threading.Event(), threading.Event())
         signal.signal(signal.SIGTERM, lambda *_: control.stop.set())
         signal.signal(signal.SIGINT, lambda *_: control.stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: control.reload.set())
+        if hasattr(signal, "SIGHUP"):  # not on Windows, where there is no reload signal
+            signal.signal(signal.SIGHUP, lambda *_: control.reload.set())
         return control
 
 

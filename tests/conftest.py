@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,73 @@ def free_endpoint() -> str:
 def script(name: str) -> str:
     """A console script of this environment, whether or not it is on PATH."""
     return str(Path(sys.executable).parent / name)
+
+
+#: What a checkout gathers as it is used, left out of copies of it.
+LOCAL_STATE = shutil.ignore_patterns(
+    ".venv", ".git", "*.egg-info", "build", "dist", "runs", ".*_cache", ".hypothesis"
+)
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A fresh venv with the project installed from its wheel (not editable)."""
+
+    venv: Path
+    wheel: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def env(self, home: Path) -> dict[str, str]:
+        """The environment of a user of this venv whose home (and caches) is ``home``."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env.update(
+            PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}",
+            HOME=str(home),
+            XDG_CACHE_HOME=str(home / ".cache"),
+            VIRTUAL_ENV=str(self.venv),
+        )
+        return env
+
+
+def build_wheel(folder: Path) -> tuple[Path, str]:
+    """The project's wheel, built from a copy of the checkout; and what the build said."""
+    source = folder / "src"
+    shutil.copytree(REPO, source, ignore=LOCAL_STATE)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(folder), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    return next(folder.glob("timbrecast-*.whl")), built.stdout + built.stderr
+
+
+def install(wheel: Path, venv: Path, extras: str = "") -> Installed:
+    """A new venv at ``venv`` with ``wheel[extras]`` and its dependencies from the index."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", f"{wheel}{extras}"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    return Installed(venv, wheel)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def installed(wheel: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel with every extra, as a user installs it: what the docs' commands run on."""
+    return install(wheel[0], tmp_path_factory.mktemp("venv") / "all", "[train,clients,live]")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from timbrecast.daemon import audiofile, exitcodes
 from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
 from timbrecast.daemon.preprocess import PreprocessError, prepare
+from timbrecast.trainer import labelfile, quiet
 
 DESCRIPTION = """\
 timbrecast trainer: labels drum one-shots with the AudioCommons timbral models
@@ -31,6 +32,10 @@ exit statuses: 0 ok, 65 some inputs failed (the rest are written),
 
 class InputMissing(FileNotFoundError):
     """A path named on the command line does not exist."""
+
+
+class Misused(ValueError):
+    """Options that cannot go together; the message says what to do instead."""
 
 
 def audio_files(paths: list[Path]) -> list[Path]:
@@ -112,10 +117,17 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     for folder in args.user:
         if not folder.is_dir():
             raise InputMissing(f"{folder}: no such directory")
-    if args.data_home is not None and not args.data_home.is_dir():
-        raise InputMissing(f"{args.data_home}: no such directory")
+    if args.freesound is not None and not args.freesound.is_dir():
+        raise InputMissing(f"{args.freesound}: no such directory")
+    user_labels = None
+    if args.labels is not None:
+        if not args.labels.is_file():
+            raise InputMissing(f"{args.labels}: no such file")
+        if not args.user:
+            raise Misused("--labels labels the clips of --user folders: name one")
+        user_labels = labelfile.read(args.labels)
     spec = corpus.CorpusSpec(
-        args.synthetic, args.copies, args.seed, tuple(args.user), args.data_home
+        args.synthetic, args.copies, args.seed, tuple(args.user), args.freesound
     )
     listing = corpus.list_hits(spec)
     for reason, count in sorted(listing.skipped.items()):
@@ -126,7 +138,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
     cache = LabelCache(args.cache or default_path())
     entries, report = corpus.build(
-        listing.hits, args.store, cache, args.jobs, bar, corpus.committed_entries()
+        listing.hits, args.store, cache, args.jobs, bar, corpus.committed_entries(), user_labels
     )
     cache.close()
     counts = Counter(e.hit.source for e in entries if e.labels is not None)
@@ -141,6 +153,14 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         f"now; {len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
         file=sys.stderr,
     )
+    if args.labels is not None:
+        print(
+            f"{report.user_labelled} clips took their labels from {args.labels}; "
+            f"{len(report.unmatched_labels)} of its rows name no clip of the --user folders",
+            file=sys.stderr,
+        )
+        for path in report.unmatched_labels:
+            print(f"  not in the corpus: {path}", file=sys.stderr)
     if args.commit:
         corpus.write_entries(entries, corpus.COMMITTED)
         print(f"wrote {corpus.COMMITTED}", file=sys.stderr)
@@ -248,7 +268,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{len(parts['validation'])}; run directory {run_dir}",
         file=sys.stderr,
     )
-    result = train(parts["train"], parts["validation"], settings, run_dir)
+    with quiet.tensorflow_output(args.verbose):
+        result = train(parts["train"], parts["validation"], settings, run_dir)
     latest = RUNS / "latest"
     if run_dir.parent == RUNS and not without and not args.early_ms:
         latest.unlink(missing_ok=True)
@@ -286,7 +307,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ("test kits, all clips", parts["test"]),
         ("validation kits, all clips", parts["validation"]),
     ):
-        predicted = predict(args.model, part.clips)
+        with quiet.tensorflow_output(args.verbose):
+            predicted = predict(args.model, part.clips)
         rows[name] = metrics(predicted, part, parts["train"].targets)
         if name == "test kits, real hits":
             scatter(
@@ -306,7 +328,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for path in args.early:
             if not path.exists():
                 raise InputMissing(f"{path}: no such model")
-        curves = early_curve(args.model, args.early, parts["test"], parts["train"].targets)
+        with quiet.tensorflow_output(args.verbose):
+            curves = early_curve(args.model, args.early, parts["test"], parts["train"].targets)
         curve_plot(curves, out / "mae-vs-ms.png")
         report += (
             "\n## MAE against the audio heard (test kits, all clips)\n\n"
@@ -328,7 +351,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.model.exists():
         raise InputMissing(f"{args.model}: no such model")
     try:
-        report = export(args.model, args.out, args.quantize, args.store, args.tolerance)
+        with quiet.tensorflow_output(args.verbose, stdout=True):
+            report = export(args.model, args.out, args.quantize, args.store, args.tolerance)
     except ExportError as exc:
         print(f"trainer: export refused: {exc}", file=sys.stderr)
         return exitcodes.DATA
@@ -342,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own log lines (held back unless something fails)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     label = commands.add_parser(
@@ -395,6 +424,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="a folder of your one-shots (each subfolder a kit); repeatable",
+    )
+    build.add_argument(
+        "--labels",
+        type=Path,
+        metavar="CSV",
+        help="your own labels for clips of the --user folders: columns path and the seven "
+        "descriptors (0-100), as `trainer label` writes them; clips it does not name are "
+        "labelled by the teacher",
+    )
+    build.add_argument(
+        "--freesound",
+        type=Path,
+        metavar="DIR",
+        help="the Freesound One-Shot Percussive Sounds dataset, if you have it (the folder "
+        "holding one_shot_percussive_sounds/ and analysis/); its own labels are used",
     )
     build.add_argument(
         "--store",
@@ -555,6 +599,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputMissing as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.NO_INPUT
+    except labelfile.LabelFileError as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return exitcodes.DATA
+    except Misused as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return exitcodes.CONFIG
     except ImportError as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.UNAVAILABLE

@@ -166,6 +166,10 @@ class BuildReport:
     verified: int = 0
     mismatched: int = 0
     new: int = 0
+    #: Clips that took the user's own labels (``--labels``), and that file's rows
+    #: that named no clip of the build.
+    user_labelled: int = 0
+    unmatched_labels: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -190,8 +194,14 @@ def build(
     jobs: int,
     progress_factory: Callable[[int, str], object],
     committed: list[Entry] | None = None,
+    user_labels: dict[str, tuple[float, ...]] | None = None,
 ) -> tuple[list[Entry], BuildReport]:
-    """Render, verify against the committed corpus, label what is new."""
+    """Render, verify against the committed corpus, label what is new.
+
+    ``user_labels`` (resolved path -> seven values) label the user's clips they
+    name, in place of the teacher; the dataset's own labels do the same for
+    Freesound clips.
+    """
     store_dir.mkdir(parents=True, exist_ok=True)
     store = np.lib.format.open_memmap(
         store_dir / "clips.npy", mode="w+", dtype=np.int16, shape=(len(hits), INPUT_LENGTH)
@@ -219,9 +229,16 @@ def build(
             report.mismatched += 1
 
     entries: dict[int, Entry] = {}
+    given = dict(user_labels or {})
     for index, key in keys.items():
-        if hits[index].source == freesound.SOURCE:
-            entries[index] = Entry(hits[index], key, freesound.labels(hits[index]))
+        hit = hits[index]
+        if hit.source == freesound.SOURCE:
+            entries[index] = Entry(hit, key, freesound.labels(hit))
+        elif hit.source == USER_SOURCE and hit.recipe_fields()["path"] in given:
+            entries[index] = Entry(hit, key, given[hit.recipe_fields()["path"]])
+            report.user_labelled += 1
+    used = {h.recipe_fields()["path"] for h in hits if h.source == USER_SOURCE}
+    report.unmatched_labels = sorted(set(given) - used)
 
     def clips() -> Iterator[Clip]:
         for index, key in keys.items():
