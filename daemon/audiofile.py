@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,21 +33,67 @@ class Audio:
         return self.frames.shape[0] / self.sample_rate
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """The files named, and the audio files below the folders named, in order."""
-    found: list[Path] = []
+class InputMissing(FileNotFoundError):
+    """A path named on the command line is not there; the message says how."""
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The audio files of the paths named, and the folders that could not be read."""
+
+    files: list[Path]
+    unreadable: list[str]
+
+
+def missing(path: Path) -> str | None:
+    """Why a named path cannot be opened at all, or None if it is there."""
+    if path.exists():
+        return None
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return f"{path}: symbolic link loop"
+        except OSError:
+            pass
+        return f"{path}: dangling symbolic link (to {os.readlink(path)})"
+    return f"{path}: no such file or directory"
+
+
+def expand(paths: list[Path]) -> Expansion:
+    """The files named, and the audio files below the folders named, in order.
+
+    A named path that is not there is an ``InputMissing``; a subfolder that
+    cannot be listed is reported in ``unreadable``, never skipped without a word.
+    """
     for path in paths:
-        if path.is_dir():
-            found += [p for p in sorted(path.rglob("*")) if p.suffix.lower() in SUFFIXES]
-        else:
+        problem = missing(path)
+        if problem:
+            raise InputMissing(problem)
+    found: list[Path] = []
+    unreadable: list[str] = []
+    for path in paths:
+        if not path.is_dir():
             found.append(path)
-    return found
+            continue
+
+        def refused(error: OSError) -> None:
+            unreadable.append(f"{error.filename}: {error.strerror}")
+
+        for folder, subfolders, names in os.walk(path, onerror=refused):
+            subfolders.sort()
+            found += [
+                Path(folder, n) for n in sorted(names) if Path(n).suffix.lower() in SUFFIXES
+            ]
+    return Expansion(found, unreadable)
 
 
 def read(path: str | Path) -> Audio:
     """Decode any format libsndfile reads (WAV, AIFF, FLAC, OGG, MP3, ...)."""
     if not Path(path).is_file():
-        raise AudioFileError(f"{path}: no such file")
+        raise AudioFileError(missing(Path(path)) or f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise AudioFileError(f"{path}: permission denied")
     try:
         frames, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:

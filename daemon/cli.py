@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -54,7 +56,8 @@ examples:
   arecord -f S16_LE -r 48000 -c 2 | timbrecastd run --stdin --rate 48000 --channels 2
 
 exit statuses: 0 ok, 65 some inputs failed, 66 input missing,
-69 something needed is not installed, 70 internal error, 78 configuration.
+69 something needed is not installed, 70 internal error, 73 an output cannot
+be written, 78 configuration.
 """
 
 
@@ -148,6 +151,14 @@ def run_settings(args: argparse.Namespace) -> Settings:
     return config.resolve(args.config, overrides)
 
 
+@dataclass
+class Tally:
+    """What became of the files of an ``analyze`` run: done, or skipped and why."""
+
+    done: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
 def hit_record(name: str, event: Timbre) -> dict[str, Any]:
     """One hit as ``analyze`` writes it (one JSON object per line)."""
     return {
@@ -182,28 +193,38 @@ def analyze_file(
     return [hit_record(str(path), e) for e in sorted(described, key=lambda e: e.seq)]
 
 
-def oneshot_records(paths: list[Path], model: Model, skipped: list[str]) -> list[dict[str, Any]]:
-    """Each file as one hit: the fast way to tag a sample library."""
-    records: list[dict[str, Any]] = []
-    progress = Progress(len(paths), "tagging")
-    batch: list[tuple[Path, np.ndarray, dict[str, Any]]] = []
+class OutputError(OSError):
+    """An output file that cannot be written; the message names it and why."""
 
-    def run_batch() -> None:
-        values = model.predict(np.stack([clip for _, clip, _ in batch]))
-        for (_, _, record), row in zip(batch, values, strict=True):
+
+def oneshot_records(
+    paths: list[Path], model: Model, tally: Tally, stop: threading.Event
+) -> Iterator[list[dict[str, Any]]]:
+    """Each file as one hit, a model batch at a time: the fast way to tag a library."""
+    progress = Progress(len(paths), "tagging")
+    batch: list[tuple[np.ndarray, dict[str, Any]]] = []
+
+    def described() -> list[dict[str, Any]]:
+        values = model.predict(np.stack([clip for clip, _ in batch]))
+        records = []
+        for (_, record), row in zip(batch, values, strict=True):
             record["descriptors"] = {
                 k: round(float(v), 3) for k, v in zip(DESCRIPTORS, row, strict=True)
             }
             records.append(record)
+        tally.done += len(batch)
         batch.clear()
+        return records
 
     for path in paths:
+        if stop.is_set():
+            break
+        progress.update()
         try:
             audio = audiofile.read(path)
             clip = prepare(audio.frames, audio.sample_rate)
         except (audiofile.AudioFileError, PreprocessError) as exc:
-            skipped.append(f"{path}: {exc}")
-            progress.update()
+            tally.skipped.append(f"{path}: {exc}")
             continue
         mono = to_mono(audio.frames)
         peak, rms = levels(mono)
@@ -214,51 +235,98 @@ def oneshot_records(paths: list[Path], model: Model, skipped: list[str]) -> list
             "rms_dbfs": round(rms, 2),
             "audio_s": round(min(mono.size / audio.sample_rate, 1.0), 4),
         }
-        batch.append((path, clip, record))
+        batch.append((clip, record))
         if len(batch) == model.batch:
-            run_batch()
-        progress.update()
+            yield described()
     if batch:
-        run_batch()
+        yield described()
     progress.close()
-    return records
+
+
+def file_records(
+    paths: list[Path],
+    model: Model,
+    settings: DetectorSettings,
+    full_second: bool,
+    tally: Tally,
+    stop: threading.Event,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every hit of each file, a file at a time."""
+    progress = Progress(len(paths), "analysing")
+    for path in paths:
+        if stop.is_set():
+            break
+        progress.update()
+        try:
+            records = analyze_file(path, model, settings, full_second)
+        except (audiofile.AudioFileError, OSError) as exc:
+            tally.skipped.append(f"{path}: {exc}")
+            continue
+        tally.done += 1
+        yield records
+    progress.close()
+
+
+def stop_on_signals() -> threading.Event:
+    """SIGTERM or Ctrl-C: finish the file at hand, write it, and stop there."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def open_output(path: Path | None) -> TextIO:
+    """Standard output, or a file; one that cannot be written is named (exit 73)."""
+    if path is None:
+        return sys.stdout
+    try:
+        return path.open("w")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write it ({exc.strerror})") from exc
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Hits of files as JSON lines: onset, level, the seven descriptors."""
+    """Hits of files as JSON lines: onset, level, the seven descriptors.
+
+    Each file's records are written and flushed as soon as it is done, so a
+    stopped run (SIGTERM, Ctrl-C: the file at hand is finished first) or a
+    killed one keeps every file that was finished.
+    """
     model = load_model(args.model, args.runtime, args.threads)
     settings = detector_settings(args)
-    paths = audiofile.expand(args.files)
-    skipped: list[str] = []
-    out: TextIO = args.jsonl.open("w") if args.jsonl else sys.stdout
+    expansion = audiofile.expand(args.files)
+    paths = expansion.files
+    tally = Tally(skipped=[f"folder {entry}" for entry in expansion.unreadable])
+    stop = stop_on_signals()
+    out = open_output(args.jsonl)
     hits = 0
+    if args.oneshot:
+        batches = oneshot_records(paths, model, tally, stop)
+    else:
+        batches = file_records(paths, model, settings, args.full_second, tally, stop)
     try:
-        if args.oneshot:
-            records = oneshot_records(paths, model, skipped)
-        else:
-            records = []
-            progress = Progress(len(paths), "analysing")
-            for path in paths:
-                try:
-                    records += analyze_file(path, model, settings, args.full_second)
-                except (audiofile.AudioFileError, OSError) as exc:
-                    skipped.append(f"{path}: {exc}")
-                progress.update()
-            progress.close()
-        for record in records:
-            out.write(json.dumps(record) + "\n")
-            hits += 1
+        for records in batches:
+            for record in records:
+                out.write(json.dumps(record) + "\n")
+                hits += 1
+            out.flush()
     finally:
         if args.jsonl:
             out.close()
-    for line in skipped:
+    for line in tally.skipped:
         print(f"skipped {line}", file=sys.stderr)
+    left = len(paths) - tally.done - len(tally.skipped) + len(expansion.unreadable)
+    stopped = f"; stopped by a signal, {left} files not read" if stop.is_set() else ""
     print(
-        f"{hits} hits from {len(paths) - len(skipped)} of {len(paths)} files, "
-        f"{len(skipped)} skipped (model {model.model_id})",
+        f"{hits} hits from {tally.done} of {len(paths)} files, "
+        f"{len(tally.skipped)} skipped{stopped} (model {model.model_id})",
         file=sys.stderr,
     )
-    return exitcodes.DATA if skipped else exitcodes.OK
+    return exitcodes.DATA if tally.skipped else exitcodes.OK
+
+
+#: Interleaved channels on stdin: a 64-input interface is the most anyone has.
+MAX_STDIN_CHANNELS = 64
 
 
 def open_input(args: argparse.Namespace, settings: Settings) -> FileInput | PcmInput | LiveInput:
@@ -268,6 +336,8 @@ def open_input(args: argparse.Namespace, settings: Settings) -> FileInput | PcmI
     if args.file is not None:
         return FileInput(args.file, realtime=not args.fast, block=settings.block)
     if args.stdin:
+        if not 1 <= args.channels <= MAX_STDIN_CHANNELS:
+            raise ConfigError(f"--channels {args.channels}: 1 to {MAX_STDIN_CHANNELS}")
         return PcmInput(settings.rate or 48000, args.channels, args.format, block=settings.block)
     source = LiveInput(
         settings.device or None,
@@ -358,6 +428,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     where = args.config or (config.DEFAULT_PATH if config.DEFAULT_PATH.is_file() else None)
     print(f"ok       configuration: {where or 'defaults (no file)'}")
     report("model", lambda: describe_model(settings))
+    report("early model", lambda: describe_early_model(settings))
     if not args.file and not args.stdin:
         report("device", lambda: describe_device(settings))
     report("endpoint", lambda: describe_endpoint(settings))
@@ -369,6 +440,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def describe_model(settings: Settings) -> str:
     model = load_model(settings.model, settings.runtime, settings.threads)
     return f"{model.model_id} ({model.path}) on {model.runtime.name}"
+
+
+def describe_early_model(settings: Settings) -> str:
+    model = load_early(settings.early_model, settings.runtime, settings.threads)
+    if model is None:
+        return "none (no provisional timbre messages)"
+    return f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack"
 
 
 def describe_device(settings: Settings) -> str:
@@ -691,7 +769,8 @@ def main(argv: list[str] | None = None) -> int:
         ((DeviceMissing,), exitcodes.UNAVAILABLE),
         ((ConfigError, ModelContractError, PublisherError, LiveInputError), exitcodes.CONFIG),
         ((runtime.RuntimeUnavailable, ImportError), exitcodes.UNAVAILABLE),
-        ((audiofile.AudioFileError,), exitcodes.NO_INPUT),
+        ((audiofile.InputMissing, audiofile.AudioFileError), exitcodes.NO_INPUT),
+        ((OutputError,), exitcodes.CANT_CREATE),
         ((Exception,), exitcodes.SOFTWARE),
     ]
     try:

@@ -44,6 +44,23 @@ def _positive_channels(v: tuple[int, ...]) -> str | None:
     return None if v and min(v) >= 1 else "channels count from 1"
 
 
+#: Source names go into ZeroMQ topics (``kind/source``) and OSC addresses: short,
+#: printable, no slash.
+SOURCE_NAME_MAX = 64
+
+
+def _source_names(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if not name or len(name) > SOURCE_NAME_MAX:
+            return f"source name {name!r} must have 1 to {SOURCE_NAME_MAX} characters"
+        if "/" in name or not name.isprintable() or name != name.strip():
+            return f"source name {name!r}: no '/', no spaces at its ends, no control characters"
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        return f"source names must differ; {', '.join(duplicates)} is given twice"
+    return None
+
+
 def _one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"{v!r} is not one of {', '.join(choices)}"
 
@@ -59,7 +76,7 @@ class Settings:
     device: str = field(default="", metadata=_in("input"))
     channels: tuple[int, ...] = field(default=(1,), metadata=_in("input", _positive_channels))
     rate: int = field(default=0, metadata=_in("input", _between(0, 384_000)))
-    sources: tuple[str, ...] = field(default=(), metadata=_in("input"))
+    sources: tuple[str, ...] = field(default=(), metadata=_in("input", _source_names))
     block: int = field(default=128, metadata=_in("input", _between(16, 8192)))
     threshold: float = field(default=0.015, metadata=_in("detection", _between(1e-6, 10), True))
     floor_db: float = field(default=-70.0, metadata=_in("detection", _between(-120, 0), True))
@@ -167,6 +184,8 @@ def read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({exc.reason})") from exc
     return parse(document, f"{path}: ")
 
 
@@ -205,14 +224,17 @@ def is_loopback(endpoint: str) -> bool:
 
 
 def check_endpoint(settings: Settings) -> None:
-    """Publishing beyond this machine must be asked for (``allow_network``)."""
+    """A TCP endpoint names a usable port (ZeroMQ would bind a random one for a port
+    it cannot parse); publishing beyond this machine must be asked for."""
+    parts = urlsplit(settings.endpoint)
+    if parts.scheme == "tcp":
+        port = parts.netloc.rpartition(":")[2]
+        if port != "*" and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(
+                f"[publish] endpoint {settings.endpoint}: the port must be 1-65535 or *"
+            )
     if not is_loopback(settings.endpoint) and not settings.allow_network:
         raise ConfigError(
             f"[publish] endpoint {settings.endpoint} is not loopback: set "
             "[publish] allow_network = true (or --allow-network) to publish to the network"
         )
-
-
-def defaults() -> dict[str, Any]:
-    """Field name -> default value, for ``--help`` texts."""
-    return {f.name: f.default for f in fields(Settings)}

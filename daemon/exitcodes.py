@@ -20,6 +20,8 @@ NO_INPUT = 66
 UNAVAILABLE = 69
 #: A bug: an unexpected exception.
 SOFTWARE = 70
+#: An output file cannot be created or written (a missing folder, no permission).
+CANT_CREATE = 73
 #: Bad configuration: an unknown key, a wrong type, a model the daemon cannot honour.
 CONFIG = 78
 

@@ -111,6 +111,8 @@ class Service:
             wanted = self.reread()
         except ConfigError as exc:
             log(f"reload refused, settings unchanged: {exc}")
+        except Exception as exc:  # a reload must never take the service down
+            log(f"reload refused, settings unchanged: {type(exc).__name__}: {exc}")
         else:
             changed = self.settings.needs_restart(wanted)
             if changed:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from timbrecast.daemon import audiofile, exitcodes
+from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
 from timbrecast.daemon.preprocess import PreprocessError, prepare
 from timbrecast.trainer import labelfile, quiet
@@ -30,20 +31,8 @@ exit statuses: 0 ok, 65 some inputs failed (the rest are written),
 """
 
 
-class InputMissing(FileNotFoundError):
-    """A path named on the command line does not exist."""
-
-
 class Misused(ValueError):
     """Options that cannot go together; the message says what to do instead."""
-
-
-def audio_files(paths: list[Path]) -> list[Path]:
-    """The audio files named and below the folders named; a missing path is an error."""
-    for path in paths:
-        if not path.exists():
-            raise InputMissing(f"{path}: no such file or directory")
-    return audiofile.expand(paths)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -59,8 +48,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     )
     from timbrecast.trainer.labeler import Clip, label_clips
 
-    files = audio_files(args.paths)
-    failures: list[tuple[str, str]] = []
+    expansion = audiofile.expand(args.paths)
+    files = expansion.files
+    failures = [(folder, "folder not read") for folder in expansion.unreadable]
     progress = tqdm(total=len(files), unit="clip", desc="labelling", disable=args.quiet)
 
     def clips() -> Iterator[Clip]:
@@ -458,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = dataset_commands.add_parser(
         "verify",
         help="render the committed corpus here and compare content hashes (no labelling)",
+        description="Render every clip of the committed corpus (trainer/data/corpus.jsonl.gz, "
+        "installed with the package) from its recipe and compare each model input's content "
+        "hash with the committed one: a clip that differs here (another package version, "
+        "another resampler) would be relabelled by `dataset build`. Exit 65 if any differs.",
         epilog="example: trainer dataset verify --jobs 2",
     )
     check.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -102,18 +102,25 @@ def test_high_water_marks_are_explicit() -> None:
         with_hwm.close()
 
 
-def test_command_serves_until_sigterm() -> None:
+@pytest.mark.parametrize(
+    ("argv", "banner"),
+    [
+        (
+            ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"],
+            "-> clients at tcp://127.0.0.1:",
+        ),
+        # As the README's table shows it: daemons --connect to 5559, clients to 5557.
+        ([], "tcp://127.0.0.1:5559 (bound) -> clients at tcp://127.0.0.1:5557"),
+    ],
+)
+def test_command_serves_until_sigterm(argv: list[str], banner: str) -> None:
     command = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "timbrecast.clients.broker"),
-            *("--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"),
-        ],
+        [sys.executable, "-m", "timbrecast.clients.broker", *argv],
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        banner = command.stderr.readline()
-        assert "-> clients at tcp://127.0.0.1:" in banner
+        assert banner in command.stderr.readline()
         command.send_signal(signal.SIGTERM)
         assert command.wait(10) == 0
     finally:
@@ -121,7 +128,7 @@ def test_command_serves_until_sigterm() -> None:
         command.wait()
 
 
-@pytest.mark.parametrize("argv", [[], ["--frontend", "nonsense"], ["--hwm", "x"]])
+@pytest.mark.parametrize("argv", [["--frontend", "nonsense"], ["--hwm", "x"]])
 def test_bad_arguments_give_one_line_and_status_78(argv, capsys) -> None:
     try:
         status_ = broker_cli.main(argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -177,3 +178,76 @@ def test_demo_shows_every_hit_of_the_bundled_recording(tiny_tflite) -> None:
     lines = shown.stdout.splitlines()
     assert sum(line.startswith("onset ") for line in lines) == hits
     assert sum(line.startswith("timbre ") for line in lines) == hits >= 40
+
+
+def test_a_reader_that_goes_away_is_a_normal_end(take: Path, tiny_tflite) -> None:
+    """``timbrecastd analyze take.wav | head -1``: the pipe closes before the hits are
+    written (``true`` reads nothing), and that is an end, not an internal error."""
+    command = f"{script('timbrecastd')} analyze {take} --model {tiny_tflite['int8']} | true"
+    result = subprocess.run(
+        ["bash", "-c", f"{command}; echo ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "0", result.stderr
+    assert "error" not in result.stderr and "Broken pipe" not in result.stderr
+
+
+def test_missing_inputs_and_outputs_are_named_with_their_status(
+    take, tiny_tflite, tmp_path
+) -> None:
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    model = ("--model", str(tiny_tflite["int8"]))
+    for name, said in (
+        ("none.wav", "no such file or directory"),
+        ("dangling.wav", "dangling symbolic link"),
+        ("loop.wav", "symbolic link loop"),
+    ):
+        result = daemon("analyze", str(take), str(tmp_path / name), *model)
+        assert result.returncode == 66, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"timbrecastd: {tmp_path / name}: {said}"
+            + (f" (to {tmp_path / 'gone.wav'})" if name == "dangling.wav" else "")
+        ]
+    unwritable = tmp_path / "no-such-folder" / "hits.jsonl"
+    result = daemon("analyze", str(take), "--jsonl", str(unwritable), *model)
+    assert result.returncode == 73
+    assert result.stderr.strip().splitlines() == [
+        f"timbrecastd: {unwritable}: cannot write it (No such file or directory)"
+    ]
+
+
+def test_sigterm_finishes_the_file_at_hand_and_keeps_what_was_written(
+    parity_dir, tiny_tflite, tmp_path
+) -> None:
+    """A library tagged in batches: each batch is on disk as soon as it is described, and
+    SIGTERM ends the run after the batch at hand with a summary and status 0."""
+    library = tmp_path / "library"
+    library.mkdir()
+    clips = sorted(parity_dir.glob("*.wav"))
+    for copy in range(25):
+        for clip in clips:
+            (library / f"{copy:02d}-{clip.name}").symlink_to(clip)
+    out = tmp_path / "tags.jsonl"
+    process = subprocess.Popen(
+        [
+            *(script("timbrecastd"), "analyze", "--oneshot", str(library)),
+            *("--jsonl", str(out), "--model", str(tiny_tflite["int8"])),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    lines = out.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line whole
+    total = 25 * len(clips)
+    assert 0 < len(records) < total
+    summary = process.stderr.read().strip().splitlines()[-1]
+    assert summary.startswith(f"{len(records)} hits from {len(records)} of {total} files")
+    assert f"stopped by a signal, {total - len(records)} files not read" in summary

@@ -43,6 +43,11 @@ def test_the_example_documents_every_key_at_its_default() -> None:
         ("[publish]\nconnect = 1\n", "[publish] connect: expected true or false"),
         ('[publish]\nendpoint = "tcp://0.0.0.0:5556"\n', "allow_network = true"),
         ("[detection\n", "not valid TOML"),
+        ('[publish]\nendpoint = "tcp://127.0.0.1:99999"\n', "the port must be 1-65535 or *"),
+        ('[publish]\nendpoint = "tcp://127.0.0.1:x"\n', "the port must be 1-65535 or *"),
+        ('[input]\nsources = [""]\n', "source name '' must have 1 to 64 characters"),
+        ('[input]\nsources = ["a/b"]\n', "source name 'a/b': no '/'"),
+        ('[input]\nsources = ["kick", "kick"]\n', "kick is given twice"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, named: str) -> None:
@@ -126,3 +131,53 @@ def test_usage_errors_are_configuration_errors() -> None:
     )
     assert done.returncode == 78
     assert "unrecognized arguments: --no-such-flag" in done.stderr
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "timbrecast.toml"
+    path.write_bytes(b"[detection]\nthreshold = 0.1 # \xff\xfe\n")
+    with pytest.raises(ConfigError, match=f"{path}: not UTF-8 text"):
+        config.resolve(path, {})
+    done = subprocess.run(
+        [script("timbrecastd"), "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 78 and str(path) in done.stderr and "internal" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--stdin", "--channels", "0"], "--channels 0: 1 to 64"),
+        (["--stdin", "--sources", "a,a"], "a is given twice"),
+        (["--stdin", "--endpoint", "tcp://127.0.0.1:99999"], "the port must be 1-65535"),
+        (["--stdin", "--early-model", "gone.tflite"], "gone.tflite"),
+    ],
+)
+def test_run_refuses_what_it_cannot_honour(flags: list[str], named: str) -> None:
+    done = subprocess.run(
+        [script("timbrecastd"), "run", *flags],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 78, done.stderr
+    assert named in done.stderr.decode()
+
+
+def test_check_checks_the_early_model(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [script("timbrecastd"), "check", "--stdin", "--early-model", str(tmp_path / "x.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 78
+    assert "PROBLEM  early model:" in done.stdout
+    bundled = subprocess.run(
+        [script("timbrecastd"), "check", "--stdin"], capture_output=True, text=True, timeout=60
+    )
+    assert "ok       early model: " in bundled.stdout
+    assert "25 ms after each attack" in bundled.stdout

@@ -77,11 +77,15 @@ def test_sighup_reloads_detection_and_refuses_what_needs_a_restart(tmp_path: Pat
     time.sleep(1.0)
     path.write_text('[publish]\nendpoint = "tcp://127.0.0.1:1"\n')
     daemon.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    path.write_bytes(b"[detection]\nthreshold = 0.02 # \xff\n")  # not UTF-8: not TOML
+    daemon.send_signal(signal.SIGHUP)
     events = collect(sock, daemon)
     stderr = daemon.stderr.read()
     assert daemon.returncode == 0, stderr
     assert "reloaded: threshold 0.016" in stderr
     assert "reload refused, settings unchanged: [publish] endpoint need a restart" in stderr
+    assert f"reload refused, settings unchanged: {path}: not UTF-8 text" in stderr
     onsets = [e for e in events if isinstance(e, Onset)]
     timbres = [e for e in events if isinstance(e, Timbre) and not e.provisional]
     last = [e for e in events if isinstance(e, Status)][-1]

@@ -100,3 +100,31 @@ def test_verify_renders_and_compares_hashes(small_hits, tmp_path: Path) -> None:
     tampered = [corpus.Entry(entries[0].hit, "f" * 64, entries[0].labels), *entries[1:]]
     result = corpus.verify(tampered, tmp_path / "w", 2, Bar)
     assert result.matched == len(entries) - 1 and result.mismatched == tampered[:1]
+
+
+def test_a_users_own_labels_replace_the_teachers_for_the_clips_they_name(
+    parity_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    kit = tmp_path / "mine" / "kit"
+    kit.mkdir(parents=True)
+    for name in ("gmrockkit-Kick-Softest.wav", "gmrockkit-Snare-Hard.wav"):
+        shutil.copy(parity_dir / name, kit / name)
+    hits = corpus.user_hits(tmp_path / "mine")
+    mine = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+    rated = str((kit / "gmrockkit-Kick-Softest.wav").resolve())
+    nowhere = str(tmp_path / "elsewhere.wav")
+    entries, report = corpus.build(
+        hits,
+        tmp_path / "store",
+        LabelCache(tmp_path / "l.db"),
+        1,
+        Bar,
+        [],
+        {rated: mine, nowhere: mine},
+    )
+    by_name = {e.hit.instrument: e for e in entries}
+    assert by_name["gmrockkit-Kick-Softest"].labels == mine
+    assert by_name["gmrockkit-Snare-Hard"].labels not in (None, mine)  # the teacher's
+    assert (report.user_labelled, report.labelled_now, report.unmatched_labels) == (1, 1, [nowhere])
