@@ -38,6 +38,9 @@ DEFAULT_GATE_MS = 50.0
 DEFAULT_VIRTUAL = "timbrecast"
 TICKS_PER_BEAT = 480
 TEMPO = 500_000  # microseconds per beat: 120 BPM, so a tick is 1/960 s
+#: Messages further than this from the recording's middle are left out of a file
+#: (a MIDI delta time holds at most 0x0FFFFFFF ticks, about 77 hours here).
+MAX_SPAN_S = 24 * 3600.0
 
 DESCRIPTION = f"""\
 Send timbrecast hits as MIDI: a note-on per onset (velocity 1-127 from the
@@ -145,6 +148,8 @@ class FileRecorder:
         self.path = path
         self._events: list[tuple[float, int, int, mido.Message]] = []
         self._order = itertools.count()
+        #: Messages left out of the file: stamped too far from the others to place.
+        self.left_out = 0
 
     def send(self, message: mido.Message, stamp_s: float, delay_s: float = 0.0) -> None:
         rank = _RANK[message.type]
@@ -160,6 +165,13 @@ class FileRecorder:
         track.append(mido.MetaMessage("track_name", name="timbrecast", time=0))
         track.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
         events = sorted(self._events, key=lambda e: e[:3])
+        if events:
+            # A stamp days away from the rest (a publisher with a wrong clock) would
+            # need a delta time beyond what a MIDI file can hold: leave it out, counted.
+            middle = events[len(events) // 2][0]
+            kept = [e for e in events if abs(e[0] - middle) <= MAX_SPAN_S]
+            self.left_out = len(events) - len(kept)
+            events = kept
         tick = 0
         for stamp, *_, message in events:
             at = round(mido.second2tick(stamp - events[0][0], TICKS_PER_BEAT, TEMPO))
@@ -169,6 +181,12 @@ class FileRecorder:
         midi_file = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
         midi_file.tracks.append(track)
         midi_file.save(self.path)
+        if self.left_out:
+            print(
+                f"{PROG}: {self.left_out} messages left out of {self.path}: stamped over "
+                f"{MAX_SPAN_S / 3600:g} h from the rest of the recording",
+                file=sys.stderr,
+            )
 
 
 class MidiBridge:

@@ -30,7 +30,7 @@ from timbrecast.daemon.live import DeviceMissing, LiveInput, LiveInputError, dev
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
-from timbrecast.daemon.pipeline import Pipeline, levels
+from timbrecast.daemon.pipeline import InferenceFailed, Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.protocol import End, Event, Onset, Timbre
@@ -470,7 +470,7 @@ def describe_endpoint(settings: Settings) -> str:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     """A CURVE key pair for the daemon (server) or a client."""
-    public, secret = keygen(args.out, args.name)
+    public, secret = keygen(args.out, args.name, args.force)
     print(f"public key {public} (share), secret key {secret} (keep private, mode 600)")
     return exitcodes.OK
 
@@ -733,6 +733,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.add_argument("--out", type=Path, required=True, help="folder for the key files")
     keys.add_argument("--name", default="server", help="file name stem (default server)")
+    keys.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing keys (every client must then get the new public key)",
+    )
     keys.set_defaults(func=cmd_keygen)
 
     demo = commands.add_parser(
@@ -781,7 +786,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         status = next(code for kinds, code in failures if isinstance(exc, kinds))
-        prefix = "internal error: " if status == exitcodes.SOFTWARE else ""
+        internal = status == exitcodes.SOFTWARE and not isinstance(exc, InferenceFailed)
+        prefix = "internal error: " if internal else ""
         print(f"timbrecastd: {prefix}{exc}", file=sys.stderr)
         return status
 

@@ -39,6 +39,8 @@ class Model:
             with quiet_stderr():
                 self._single = self._interpreter(content, threads, 1)
                 self._batched = self._interpreter(content, threads, self.batch)
+        except ModelContractError:
+            raise
         except (ValueError, RuntimeError) as exc:
             raise ModelContractError(
                 f"model {path}: {self.runtime.name} cannot load it ({exc})"
@@ -65,6 +67,13 @@ class Model:
             shape[0] = batch
             interpreter.resize_tensor_input(detail["index"], shape)
         interpreter.allocate_tensors()
+        outputs = interpreter.get_output_details()
+        size = int(np.prod(outputs[0]["shape"][1:])) if outputs else 0
+        if len(outputs) != 1 or size != len(self.contract.descriptors):
+            raise ModelContractError(
+                f"model {self.path}: gives {size} values per hit, its contract names "
+                f"{len(self.contract.descriptors)} descriptors"
+            )
         return interpreter
 
     def predict(self, clips: np.ndarray) -> np.ndarray:

@@ -33,6 +33,11 @@ from timbrecast.daemon.protocol import END_OF_INPUT, End, Event, Onset, Status, 
 from timbrecast.daemon.segment import Segment, Segmenter
 
 Sink = Callable[[Event], None]
+
+
+class InferenceFailed(RuntimeError):
+    """The inference worker stopped on an error: no hit can be described any more, so
+    the pipeline refuses more audio and the daemon exits (and systemd restarts it)."""
 STATUS_INTERVAL_S = 1.0
 
 
@@ -123,6 +128,7 @@ class Pipeline:
         self.inference_ms = 0.0
         self.batches = 0
         self.state = "running"
+        self.failure: InferenceFailed | None = None
         self._anchor: tuple[int, int] | None = None
         self._samples = 0
         self._started = time.monotonic()
@@ -140,6 +146,8 @@ class Pipeline:
 
     def process(self, frames: np.ndarray, unix_ns: int | None = None) -> None:
         """Feed (frames, channels) float samples; ``unix_ns`` is when the first was heard."""
+        if self.failure is not None:
+            raise self.failure
         frames = np.asarray(frames, dtype=np.float32)
         if frames.ndim == 1:
             frames = frames[:, None]
@@ -179,6 +187,8 @@ class Pipeline:
         self._jobs.put(None)
         self._worker.join()
         self.publish_status()
+        if self.failure is not None:
+            raise self.failure
         for channel in self.channels:
             self.sink(
                 End(
@@ -278,7 +288,13 @@ class Pipeline:
                     self._jobs.put(None)
                     break
                 jobs.append(more)
-            self._describe(jobs)
+            try:
+                self._describe(jobs)
+            except Exception as exc:
+                self.failure = InferenceFailed(f"inference failed: {type(exc).__name__}: {exc}")
+                self.state = str(self.failure)
+                self.publish_status()
+                return
 
     def _describe(self, jobs: list[_Job]) -> None:
         early_jobs = [j for j in jobs if j.provisional]

@@ -177,6 +177,12 @@ def _build(cls: type[Event], source: str, body: Mapping[str, Any]) -> Event:
         accepted = _WIRE_TYPES[hints[field.name]]
         if not isinstance(value, accepted) or (bool not in accepted and isinstance(value, bool)):
             raise ProtocolError(f"{cls.kind} field {field.name!r} has type {type(value).__name__}")
+        # A client writes these into JSON, MIDI files and synth parameters: a NaN, an
+        # infinity or a negative count from a rogue publisher stops here.
+        if hints[field.name] is float and not math.isfinite(value):
+            raise ProtocolError(f"{cls.kind} field {field.name!r} is {value}")
+        if hints[field.name] is int and not 0 <= value < 2**63:
+            raise ProtocolError(f"{cls.kind} field {field.name!r} is {value}, out of range")
         values[field.name] = value
     if cls is Timbre:
         descriptors = values["descriptors"]

@@ -8,6 +8,7 @@ gets nothing: the handshake fails before any message is sent.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +27,27 @@ class Curve:
     clients: Path
 
 
-def keygen(folder: Path, name: str) -> tuple[Path, Path]:
-    """``NAME.key`` (public, to share) and ``NAME.key_secret`` (keep) in ``folder``."""
+def keygen(folder: Path, name: str, force: bool = False) -> tuple[Path, Path]:
+    """``NAME.key`` (public, to share) and ``NAME.key_secret`` (keep) in ``folder``.
+
+    The secret key is created 0600, never readable by others even for an instant
+    (the process umask is 077 while the files are written); existing keys are
+    kept unless ``force``, since replacing a daemon's key locks out every client.
+    """
+    public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
+    present = [str(p) for p in (public, secret) if p.exists() or p.is_symlink()]
+    if present and not force:
+        raise ConfigError(f"{', '.join(present)} exists: keep it, or replace it with --force")
     folder.mkdir(parents=True, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(folder, name)
-    Path(secret).chmod(0o600)
-    return Path(public), Path(secret)
+    for path in present:
+        Path(path).unlink()
+    previous = os.umask(0o077)
+    try:
+        zmq.auth.create_certificates(folder, name)
+    finally:
+        os.umask(previous)
+    public.chmod(0o644)
+    return public, secret
 
 
 def load_keys(path: Path) -> tuple[bytes, bytes | None]:

@@ -168,3 +168,21 @@ def test_bad_arguments_give_one_line_and_status_78(argv, capsys) -> None:
 def test_settings_refuse_controller_numbers_of_channel_modes() -> None:
     with pytest.raises(ValueError, match="0-119"):
         MidiSettings(ccs=(120, 21, 22, 23, 24, 25, 26))
+
+
+def test_a_rogue_timestamp_is_left_out_of_the_file_and_counted(
+    background, daemon, tmp_path, capsys
+) -> None:
+    """A publisher whose clock is ten years off must not turn a take into a file of a
+    ten-year silence (or one whose delta time MIDI cannot hold)."""
+    path = tmp_path / "take.mid"
+    argv = ["--record", str(path), "--connect", daemon.endpoint, "--silence", "0", "--count", "3"]
+    command = background(midi.main, argv)
+    daemon.wait_subscribed([b"onset/", b"timbre/"])
+    rogue = onset("snare", 1, at_s=10 * 365 * 86400.0)
+    daemon.send(onset("snare", 0), rogue, onset("snare", 2, at_s=0.2))
+    assert command.join() == 0
+    found = read_back(path)
+    assert [m.type for _, m in found] == ["note_on", "note_off", "note_on", "note_off"]
+    assert max(t for t, _ in found) < 1.0
+    assert "2 messages left out of" in capsys.readouterr().err  # the rogue's on and off

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, free_endpoint, script
 from timbrecast.daemon import config
@@ -181,3 +183,34 @@ def test_check_checks_the_early_model(tmp_path: Path) -> None:
     )
     assert "ok       early model: " in bundled.stdout
     assert "25 ms after each attack" in bundled.stdout
+
+
+TOML_VALUES = st.recursive(
+    st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+KEYS = st.sampled_from([f.name for f in fields(Settings)] + ["bogus"])
+TABLES = st.sampled_from(["input", "detection", "model", "publish", "security", "other"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(TABLES, st.dictionaries(KEYS, TOML_VALUES) | TOML_VALUES))
+def test_any_document_is_settings_or_a_config_error(document) -> None:
+    try:
+        values = config.parse(document)
+    except ConfigError:
+        return
+    settings_ = config.Settings(**values)
+    assert isinstance(settings_.detector.threshold, float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_file_is_settings_or_a_config_error(content: bytes, tmp_path_factory) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "timbrecast.toml"
+    path.write_bytes(content)
+    try:
+        config.resolve(path, {})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)  # one line, as the command line prints it

@@ -92,3 +92,32 @@ def test_contract_round_trips_through_the_file(tiny_tflite) -> None:
     contract = read_contract(tiny_tflite["int8"].read_bytes())
     assert contract.descriptors == DESCRIPTORS
     assert contract.model_id.startswith("tiny-test-")
+
+
+def test_a_model_whose_output_does_not_fit_its_contract_is_refused(tmp_path: Path) -> None:
+    """Five outputs under a seven-descriptor contract: refused at load (exit 78 on the
+    command line), not a dead inference thread later."""
+    import subprocess
+
+    import tensorflow as tf
+
+    from tests.conftest import script
+
+    inputs = tf.keras.Input((16000, 1))
+    pooled = tf.keras.layers.GlobalAveragePooling1D()(inputs)
+    keras = tf.keras.Model(inputs, tf.keras.layers.Dense(5)(pooled))
+    raw = convert(keras, "none")
+    path = tmp_path / "five.tflite"
+    path.write_bytes(embed_contract(raw, contract_for(raw)))
+    with pytest.raises(ModelContractError, match="gives 5 values per hit, its contract names 7"):
+        Model(path)
+    done = subprocess.run(
+        [script("timbrecastd"), "analyze", "x.wav", "--model", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 78
+    assert done.stderr.strip().splitlines() == [
+        f"timbrecastd: model {path}: gives 5 values per hit, its contract names 7 descriptors"
+    ]

@@ -176,3 +176,34 @@ def test_non_finite_input_is_heard_as_silence_and_counted(model, beat) -> None:
     assert status.invalid_samples == 111
     assert clean.of(Status)[-1].invalid_samples == 0
     assert [o.stream_time_s for o in sink.of(Onset)] == [o.stream_time_s for o in clean.of(Onset)]
+
+
+class Failing:
+    """The real model until ``after`` batches, then an error, as a runtime kernel or a
+    corrupted model might (nothing real fails on demand, so this one wraps the model)."""
+
+    def __init__(self, model: Model, after: int) -> None:
+        self.model, self.after = model, after
+        self.model_id, self.batch, self.contract = model.model_id, model.batch, model.contract
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        self.after -= 1
+        if self.after < 0:
+            raise RuntimeError("kernel failed")
+        return self.model.predict(clips)
+
+
+def test_a_dead_inference_worker_stops_the_pipeline_and_says_why(tiny_tflite) -> None:
+    """The stream goes on only while hits can be described: once the worker has died,
+    status says so and the next block (or the end) raises, so the daemon exits non-zero."""
+    from timbrecast.daemon.pipeline import InferenceFailed
+
+    audio, _ = groove(2, bars=2, bpm=120, sample_rate=RATE)
+    sink = Collector()
+    pipeline = Pipeline(Failing(Model(tiny_tflite["int8"]), after=2), RATE, ["in1"], sink)
+    with pytest.raises(InferenceFailed, match="inference failed: RuntimeError: kernel failed"):
+        for start in range(0, len(audio), 512):
+            pipeline.process(audio[start : start + 512, None])
+        pipeline.finish()
+    assert sink.of(Status)[-1].state == "inference failed: RuntimeError: kernel failed"
+    assert len(sink.of(Timbre)) == 2

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import msgpack
 import pytest
 import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.protocol import (
+    END_OF_INPUT,
     SCHEMA_VERSION,
+    End,
     Onset,
     ProtocolError,
     Status,
@@ -35,7 +40,10 @@ TIMBRE = Timbre(
 STATUS = Status("snare", 60.0, 120, 0, 1, 0, 3.2, "seven-filters-int8@abc")
 
 
-@pytest.mark.parametrize("event", [ONSET, TIMBRE, STATUS])
+END = End("snare", 120, 60.0, END_OF_INPUT)
+
+
+@pytest.mark.parametrize("event", [ONSET, TIMBRE, STATUS, END])
 def test_round_trip(event) -> None:
     frames = encode(event)
     assert frames[0] == f"{event.kind}/snare".encode()
@@ -96,6 +104,11 @@ def payload(**changes) -> bytes:
             [b"timbre/snare", payload(descriptors={d: float("nan") for d in DESCRIPTORS})],
             "is nan",
         ),
+        ([b"timbre/snare", payload(peak_dbfs=float("nan"))], "'peak_dbfs' is nan"),
+        ([b"timbre/snare", payload(latency_ms=float("inf"))], "'latency_ms' is inf"),
+        ([b"timbre/snare", payload(seq=-1)], "'seq' is -1, out of range"),
+        ([b"timbre/snare", payload(unix_ns=2**64 - 1)], "'unix_ns' is .*, out of range"),
+        ([b"end/snare", msgpack.packb({"v": 1, "hits": 3, "stream_time_s": 1.0})], "'reason'"),
     ],
 )
 def test_malformed_messages_are_refused_with_a_reason(frames, message: str) -> None:
@@ -106,3 +119,47 @@ def test_malformed_messages_are_refused_with_a_reason(frames, message: str) -> N
 def test_optional_fields_may_be_absent() -> None:
     decoded = decode([b"timbre/snare", payload(provisional=None)])
     assert isinstance(decoded, Timbre) and decoded.provisional is False
+
+
+WIRE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+    ),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    ["v", "seq", "stream_time_s", "unix_ns", "peak_dbfs", "descriptors", "hits", "reason"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from(["onset", "timbre", "status", "end", "other", ""]),
+    source=st.text(max_size=8),
+    base=st.sampled_from([ONSET, TIMBRE, STATUS, END]),
+    changes=st.dictionaries(FIELDS, WIRE_VALUES, max_size=3),
+    raw=st.none() | st.binary(max_size=64),
+)
+def test_the_decoder_gives_an_event_or_a_protocol_error_for_any_message(
+    kind, source, base, changes, raw
+) -> None:
+    """Whatever a peer sends: a valid event whose numbers are finite and in range, or
+    ProtocolError; never another exception."""
+    body = msgpack.unpackb(encode(base)[1])
+    body.update(changes)
+    frames = [f"{kind}/{source}".encode(), raw if raw is not None else msgpack.packb(body)]
+    try:
+        event = decode(frames)
+    except ProtocolError:
+        return
+    for name, value in vars(event).items():
+        if isinstance(value, float):
+            assert math.isfinite(value), name
+        elif isinstance(value, int) and not isinstance(value, bool):
+            assert 0 <= value < 2**63, name
