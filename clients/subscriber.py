@@ -49,6 +49,10 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 #: Messages queued per connection before ZeroMQ drops; at a few hundred bytes a
 #: message this is well under a megabyte, and ten seconds of a busy drummer.
 DEFAULT_RCVHWM = 1000
+#: The largest message a subscriber takes: a timbre message is about 400 bytes, so
+#: 64 KiB is room for any future field; a peer sending more is disconnected by
+#: ZeroMQ before the message is held in memory.
+MAX_MESSAGE_BYTES = 64 * 1024
 #: Status messages come once a second; three missed ones mean the source is gone
 #: rather than late.
 DEFAULT_SILENCE_S = 3.0
@@ -269,6 +273,7 @@ def _open(
     socket = context.socket(zmq.SUB)
     try:
         socket.setsockopt(zmq.RCVHWM, rcvhwm)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         socket.setsockopt(zmq.LINGER, 0)
         for prefix in core.subscriptions():
             socket.setsockopt(zmq.SUBSCRIBE, prefix)

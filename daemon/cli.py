@@ -361,6 +361,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         connect=settings.connect,
         curve=curve,
         wait_subscriber=args.wait_subscriber,
+        log=log,
     )
     control = Control.install()
     try:

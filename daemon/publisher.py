@@ -10,20 +10,45 @@ It is an XPUB socket, a PUB that also hands over the subscriptions it receives:
 that is how ``run --wait-subscriber`` knows a subscriber (or a broker with one)
 is there before the first hit is published. A plain PUB cannot tell, and drops
 what it sends before a subscription has arrived (ZeroMQ's "slow joiner").
+
+What a peer can make the daemon hold is bounded. ZeroMQ keeps every distinct
+subscription in a trie of about 50 bytes per character, with no limit of its
+own: 20,000 subscriptions of 10 KB took a daemon to 9.6 GB. So a message longer
+than a subscription can usefully be (``MAX_SUBSCRIPTION_BYTES``) disconnects its
+sender, and the sender thread counts live subscriptions (every subscribe and
+unsubscribe is handed over, those of a peer that leaves too): past
+``MAX_SUBSCRIPTIONS`` the socket is closed and bound again, which frees them
+all. Well-behaved subscribers reconnect and subscribe again by themselves
+within ZeroMQ's reconnect interval; each reset is counted and logged.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from timbrecast.daemon.protocol import Event, encode
 from timbrecast.daemon.security import Curve, secure
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 DEFAULT_HWM = 1000
+#: A subscription is a flag byte and a topic prefix; ``status/`` and a 64-character
+#: source name take 72.
+MAX_SUBSCRIPTION_BYTES = 80
+#: Live subscriptions held before the socket is reset: a hundred clients, each with
+#: every kind of eight sources, stay below it; 4096 of the longest cost ~60 MB.
+MAX_SUBSCRIPTIONS = 4096
+#: How often the sender looks at subscriptions when there is nothing to send: ZeroMQ
+#: takes in what peers sent only when the socket is touched, so this bounds what a
+#: flood can pile up between two looks.
+SUBSCRIPTION_CHECK_S = 0.02
+#: How long a reset waits for the port to be free again.
+REBIND_S = 5.0
 
 
 class PublisherError(OSError):
@@ -41,6 +66,7 @@ class Publisher:
         connect: bool = False,
         curve: Curve | None = None,
         wait_subscriber: bool = False,
+        log: Callable[[str], None] = lambda _: None,
     ) -> None:
         """Bind ``endpoint``, or with ``connect`` dial it (a broker's XSUB side).
 
@@ -49,7 +75,12 @@ class Publisher:
         """
         self.endpoint = endpoint
         self.drops = 0
-        self.sent = 0
+        #: Times the socket was reset because peers held too many subscriptions.
+        self.resets = 0
+        #: Why the sender thread stopped, if it did: the next event raises it.
+        self.failure: PublisherError | None = None
+        self._live = 0
+        self._log = log
         #: Set once a subscription has arrived (at once unless ``wait_subscriber``);
         #: until then the sender holds the queued events back.
         self.subscribed = threading.Event()
@@ -57,47 +88,90 @@ class Publisher:
             self.subscribed.set()
         self._closing = threading.Event()
         self._context = context or zmq.Context.instance()
-        self._socket = self._context.socket(zmq.XPUB)
-        self._socket.setsockopt(zmq.SNDHWM, hwm)
-        self._socket.setsockopt(zmq.LINGER, 500)
-        self._authenticator = secure(self._socket, curve) if curve else None
-        try:
-            (self._socket.connect if connect else self._socket.bind)(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close(linger=0)
-            if self._authenticator:
-                self._authenticator.stop()
-            raise PublisherError(f"cannot publish on {endpoint}: {exc.strerror}") from exc
+        self._hwm, self._connect, self._curve = hwm, connect, curve
+        self._socket, self._authenticator = self._open()
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._send, name="publisher", daemon=True)
         self._thread.start()
 
+    def _open(self) -> tuple[zmq.Socket, ThreadAuthenticator | None]:
+        socket = self._context.socket(zmq.XPUB)
+        socket.setsockopt(zmq.SNDHWM, self._hwm)
+        socket.setsockopt(zmq.LINGER, 500)
+        socket.setsockopt(zmq.RCVHWM, self._hwm)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
+        socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+        authenticator = secure(socket, self._curve) if self._curve else None
+        try:
+            (socket.connect if self._connect else socket.bind)(self.endpoint)
+        except zmq.ZMQError as exc:
+            socket.close(linger=0)
+            if authenticator:
+                authenticator.stop()
+            raise PublisherError(f"cannot publish on {self.endpoint}: {exc.strerror}") from exc
+        return socket, authenticator
+
     def __call__(self, event: Event) -> None:
+        if self.failure is not None:
+            raise self.failure
         self._queue.put(event)
 
     def _send(self) -> None:
+        try:
+            self._sending()
+        except Exception as exc:  # the daemon must not go on publishing into nothing
+            self.failure = PublisherError(f"publishing stopped: {exc}")
+            self._log(str(self.failure))
+
+    def _sending(self) -> None:
         while not self.subscribed.is_set() and not self._closing.is_set():
             self._socket.poll(100)
             self._read_subscriptions()
         while True:
             self._read_subscriptions()
             try:
-                event = self._queue.get(timeout=1.0)
+                event = self._queue.get(timeout=SUBSCRIPTION_CHECK_S)
             except queue.Empty:
                 continue
             if event is None:
                 return
             try:
                 self._socket.send_multipart(encode(event), flags=zmq.NOBLOCK)
-                self.sent += 1
             except zmq.Again:
                 self.drops += 1
 
     def _read_subscriptions(self) -> None:
-        """Take the (un)subscriptions XPUB hands over, so they do not pile up."""
+        """Take the (un)subscriptions XPUB hands over, so they do not pile up, and reset
+        the socket when peers hold more than ``MAX_SUBSCRIPTIONS``."""
         while self._socket.poll(0):
             if self._socket.recv()[:1] == b"\x01":
                 self.subscribed.set()
+                self._live += 1
+            else:
+                self._live = max(0, self._live - 1)
+            if self._live > MAX_SUBSCRIPTIONS:
+                self._reset()
+
+    def _reset(self) -> None:
+        self._socket.close(linger=0)
+        if self._authenticator:
+            self._authenticator.stop()
+        self._live = 0
+        self.resets += 1
+        # ZeroMQ releases the port in its I/O thread, a moment after the close.
+        deadline = time.monotonic() + REBIND_S
+        while True:
+            try:
+                self._socket, self._authenticator = self._open()
+                break
+            except PublisherError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        self._log(
+            f"over {MAX_SUBSCRIPTIONS} subscriptions held by peers of {self.endpoint}: "
+            f"socket reset ({self.resets} so far); subscribers reconnect by themselves"
+        )
 
     def close(self) -> None:
         """Send what is queued, then close the socket."""
