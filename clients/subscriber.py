@@ -20,6 +20,7 @@ socket delivers goes through a small sans-I/O core, shared by the blocking
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -53,6 +54,11 @@ DEFAULT_RCVHWM = 1000
 #: 64 KiB is room for any future field; a peer sending more is disconnected by
 #: ZeroMQ before the message is held in memory.
 MAX_MESSAGE_BYTES = 64 * 1024
+#: The most sources one subscriber follows: each costs a little state (its last
+#: heartbeat, next seq, end); a publisher inventing source names beyond this has its
+#: messages skipped and counted (``Counters.too_many_sources``). Against a rogue
+#: publisher, name the sources wanted (``sources=``): others are filtered first.
+MAX_SOURCES = 4096
 #: Status messages come once a second; three missed ones mean the source is gone
 #: rather than late.
 DEFAULT_SILENCE_S = 3.0
@@ -118,6 +124,8 @@ class Counters:
     #: behind, so this is where such drops show. A ``seq`` that goes back (the
     #: daemon restarted) starts the count afresh.
     missed: int = 0
+    #: Messages of new sources once ``MAX_SOURCES`` were being followed, skipped.
+    too_many_sources: int = 0
 
 
 class _Core:
@@ -145,6 +153,13 @@ class _Core:
         # Sources named up front are expected: never hearing them is a silence too.
         self._heard: dict[str, float] = dict.fromkeys(self.sources or (), now)
         self._silent: set[str] = set()
+        # When each source (at most one entry each) may next fall silent, earliest
+        # first: a message costs O(log n) however many sources there are.
+        self._watch: list[tuple[float, str]] = []
+        self._watched: set[str] = set()
+        if silence_s is not None:
+            for source in self._heard:
+                self._schedule(source, now + silence_s)
         self._next_seq: dict[str, int] = {}
         #: Every source heard (or named up front), and those whose input has ended.
         self._seen: set[str] = set(self.sources or ())
@@ -183,6 +198,10 @@ class _Core:
         if self.sources is not None and event.source not in self.sources:
             self.counters.filtered += 1
             return []
+        if event.source not in self._seen and len(self._seen) >= MAX_SOURCES:
+            self.counters.too_many_sources += 1
+            self.last_error = f"more than {MAX_SOURCES} sources: {event.source!r} skipped"
+            return []
         if isinstance(event, Onset):
             expected = self._next_seq.get(event.source, event.seq)
             self.counters.missed += max(0, event.seq - expected)
@@ -202,6 +221,8 @@ class _Core:
                     self._silent.discard(event.source)
                     items.append(Back(event.source, now - self._heard[event.source]))
                 self._heard[event.source] = now
+                if event.source not in self._watched:
+                    self._schedule(event.source, now + self.silence_s)
         if event.kind in self.kinds:
             self.counters.delivered += 1
             items.append(event)
@@ -209,23 +230,37 @@ class _Core:
             self.counters.filtered += 1
         return items
 
+    def _schedule(self, source: str, deadline: float) -> None:
+        heapq.heappush(self._watch, (deadline, source))
+        self._watched.add(source)
+
     def expire(self, now: float) -> list[Item]:
-        """A ``Silent`` for each source whose silence just passed the timeout."""
+        """A ``Silent`` for each source whose silence just passed the timeout.
+
+        Only the sources due are looked at: one heard since its entry was made is
+        put back at its new deadline, one that ended or is already silent dropped.
+        """
         if self.silence_s is None:
             return []
         items: list[Item] = []
-        for source, heard in self._heard.items():
-            if source not in self._silent and now - heard >= self.silence_s:
+        while self._watch and self._watch[0][0] <= now:
+            _, source = heapq.heappop(self._watch)
+            self._watched.discard(source)
+            heard = self._heard.get(source)
+            if heard is None or source in self._silent:
+                continue
+            if now - heard >= self.silence_s:
                 self._silent.add(source)
                 items.append(Silent(source, now - heard))
+            else:
+                self._schedule(source, heard + self.silence_s)
         return items
 
     def next_expiry(self, now: float) -> float | None:
         """Seconds until the next source could fall silent, or None if none can."""
-        if self.silence_s is None:
+        if self.silence_s is None or not self._watch:
             return None
-        pending = [h for s, h in self._heard.items() if s not in self._silent]
-        return max(0.0, min(pending) + self.silence_s - now) if pending else None
+        return max(0.0, self._watch[0][0] - now)
 
 
 def _checked(event: Event) -> Event:

@@ -163,9 +163,14 @@ _WIRE_TYPES: dict[Any, tuple[type, ...]] = {
 }
 
 
+#: Each kind's field types, looked up once: ``get_type_hints`` per message would cost
+#: more than the decoding itself.
+_HINTS = {cls: get_type_hints(cls) for cls in KINDS.values()}
+
+
 def _build(cls: type[Event], source: str, body: Mapping[str, Any]) -> Event:
     values: dict[str, Any] = {"source": source}
-    hints = get_type_hints(cls)
+    hints = _HINTS[cls]
     for field in fields(cls):
         if field.name == "source":
             continue

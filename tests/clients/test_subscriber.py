@@ -223,3 +223,25 @@ def test_an_ended_source_is_not_reported_silent(daemon: TestDaemon) -> None:
         daemon.send(status("snare"), end("snare", reason=SHUTDOWN))
         got = [sub.recv(1.0) for _ in range(3)]
     assert got == [status("snare"), end("snare", reason=SHUTDOWN), None]
+
+
+def test_a_flood_of_source_names_is_bounded_and_named_sources_still_arrive(
+    daemon: TestDaemon,
+) -> None:
+    """20,000 invented sources: the subscriber follows the first MAX_SOURCES, counts the
+    rest, and keeps delivering; one that names its sources is never sent them."""
+    from timbrecast.clients.subscriber import MAX_SOURCES
+
+    flood = [status(f"fake{i}") for i in range(20_000)]
+    with (
+        Subscriber(daemon.endpoint, silence_s=60.0, rcvhwm=0) as everything,
+        Subscriber(daemon.endpoint, sources=["snare"], silence_s=60.0, rcvhwm=0) as named,
+    ):
+        daemon.wait_subscribed([b"", b"status/snare"])
+        daemon.send(*flood, onset("fake0", 1), onset("snare", 2))
+        got = [everything.recv(5.0) for _ in range(MAX_SOURCES + 1)]
+        assert got[-1] == onset("fake0", 1)
+        assert everything.recv(1.0) is None  # snare is source 20,001: skipped, counted
+        assert everything.counters.too_many_sources == 20_000 - MAX_SOURCES + 1
+        assert named.recv(5.0) == onset("snare", 2)
+        assert named.counters.received == 1  # its subscriptions kept the others away

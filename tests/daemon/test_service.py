@@ -255,3 +255,34 @@ def test_sigterm_while_waiting_for_a_subscriber_exits_cleanly() -> None:
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=10) == 0
     assert daemon.stderr.read() == ""
+
+
+def test_a_subscription_flood_neither_bloats_the_daemon_nor_starves_a_subscriber() -> None:
+    """The hardening issue's two floods (20,000 subscriptions of 10 KB and 5,000 of
+    1 KB, distinct, from one local peer) while a normal subscriber takes the demo's
+    onsets: each oversized message costs its sender the connection, so the daemon
+    holds nothing of it and every hit arrives."""
+    endpoint = free_endpoint()
+    sock = subscriber(endpoint)
+    daemon = start("--file", str(DEMO), "--endpoint", endpoint, "--sources", "kit")
+    attacker = zmq.Context.instance().socket(zmq.XSUB)
+    attacker.setsockopt(zmq.SNDHWM, 0)
+    attacker.connect(endpoint)
+    for count, size in ((20_000, 10_240), (5_000, 1_024)):
+        for i in range(count):
+            attacker.send(b"\x01" + f"onset/{i:012d}".encode().ljust(size, b"x"))
+    peak_kib = 0
+    events = []
+    while daemon.poll() is None:
+        status = Path(f"/proc/{daemon.pid}/status").read_text()
+        peak_kib = max(peak_kib, int(status.split("VmHWM:")[1].split()[0]))
+        if sock.poll(50):
+            events.append(decode(sock.recv_multipart()))
+    events += collect(sock, daemon)
+    attacker.close(linger=0)
+    assert daemon.returncode == 0
+    onsets = [e for e in events if isinstance(e, Onset)]
+    assert len(onsets) == demo_hits()
+    # The daemon alone peaks near 75 MiB (bench/realtime.py); before the cap, these
+    # floods took it to 9.6 GB.
+    assert peak_kib < 150 * 1024
