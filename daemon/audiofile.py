@@ -82,9 +82,7 @@ def expand(paths: list[Path]) -> Expansion:
 
         for folder, subfolders, names in os.walk(path, onerror=refused):
             subfolders.sort()
-            found += [
-                Path(folder, n) for n in sorted(names) if Path(n).suffix.lower() in SUFFIXES
-            ]
+            found += [Path(folder, n) for n in sorted(names) if Path(n).suffix.lower() in SUFFIXES]
     return Expansion(found, unreadable)
 
 

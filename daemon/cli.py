@@ -186,7 +186,9 @@ def analyze_file(
             with lock:
                 described.append(event)
 
-    pipeline = Pipeline(model, source.sample_rate, [path.stem], sink, settings, full_second)
+    pipeline = Pipeline(
+        model, source.sample_rate, [path.stem], sink, settings, full_second, wait_for_model=True
+    )
     for block in source:
         pipeline.process(block.frames.mean(axis=1, keepdims=True), block.unix_ns)
     pipeline.finish()
@@ -396,6 +398,7 @@ def serve(
         settings.detector,
         settings.full_second,
         early_model=early_model,
+        wait_for_model=args.file is not None and args.fast,
     )
     early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
     log(
@@ -529,7 +532,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     subscriber.setsockopt(zmq.RCVHWM, 100_000)
     subscriber.connect(args.endpoint)
     publisher = Publisher(args.endpoint)
-    pipeline = Pipeline(model, source.sample_rate, ["demo"], publisher, early_model=early_model)
+    pipeline = Pipeline(
+        model,
+        source.sample_rate,
+        ["demo"],
+        publisher,
+        early_model=early_model,
+        wait_for_model=args.fast,
+    )
     print(
         f"{recordings[0].name}: {model.model_id} on {model.runtime.name}; "
         f"subscribed to {args.endpoint}"

@@ -33,11 +33,18 @@ from timbrecast.daemon.protocol import END_OF_INPUT, End, Event, Onset, Status, 
 from timbrecast.daemon.segment import Segment, Segmenter
 
 Sink = Callable[[Event], None]
+#: Hits waiting for the model at most (each holds up to a second of audio: 64 of
+#: them at 48 kHz are 12 MB). Live, a backlog beyond it (a dense roll with
+#: --full-second on a slow board) is not described: counted in status as skipped,
+#: never waited for. A file read as fast as it goes waits for the model instead.
+MAX_QUEUED_HITS = 64
 
 
 class InferenceFailed(RuntimeError):
     """The inference worker stopped on an error: no hit can be described any more, so
     the pipeline refuses more audio and the daemon exits (and systemd restarts it)."""
+
+
 STATUS_INTERVAL_S = 1.0
 
 
@@ -111,9 +118,12 @@ class Pipeline:
         full_second: bool = False,
         clock: Callable[[], int] = time.time_ns,
         early_model: Model | None = None,
+        wait_for_model: bool = False,
     ) -> None:
         self.model = model
         self.early_model = early_model
+        #: Offline (a file as fast as it goes): a full queue holds the feed back.
+        self.wait_for_model = wait_for_model
         self._early_after = 0
         if early_model is not None:
             assert early_model.contract.early_ms is not None
@@ -133,7 +143,7 @@ class Pipeline:
         self._samples = 0
         self._started = time.monotonic()
         self._next_status = self._started + STATUS_INTERVAL_S
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(MAX_QUEUED_HITS)
         self._worker = threading.Thread(target=self._infer, name="inference", daemon=True)
         self._worker.start()
 
@@ -184,7 +194,12 @@ class Pipeline:
         tell subscribers each source has ended (``reason``: the input ended, or a stop)."""
         for channel in self.channels:
             self._queue(channel, channel.segmenter.flush())
-        self._jobs.put(None)
+        while self._worker.is_alive():
+            try:
+                self._jobs.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
         self._worker.join()
         self.publish_status()
         if self.failure is not None:
@@ -265,16 +280,32 @@ class Pipeline:
             end = onset.sample + self._early_after
             audio = channel.segmenter.audio_between(start, end).copy()
             segment = Segment(onset, start, audio, "early")
-            self._jobs.put(_Job(channel.name, hit, segment, True))
+            self._submit(channel, _Job(channel.name, hit, segment, True))
         channel.awaiting_early = waiting
 
     def _queue(self, channel: _Channel, segments: list[Segment]) -> None:
         for segment in segments:
             hit = channel.hit_at.pop(segment.onset.sample)
-            self._jobs.put(_Job(channel.name, hit, segment))
+            self._submit(channel, _Job(channel.name, hit, segment))
+
+    def _submit(self, channel: _Channel, job: _Job) -> None:
+        """Queue a hit for the model. Live, never waiting: a full queue skips it, counted
+        (a provisional estimate is simply not sent; its final one still may be)."""
+        while self.wait_for_model and self.failure is None:
+            try:
+                self._jobs.put(job, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            if not job.provisional:
+                channel.counters.skipped += 1
 
     def _infer(self) -> None:
-        while True:
+        stopping = False
+        while not stopping:
             job = self._jobs.get()
             if job is None:
                 return
@@ -285,7 +316,7 @@ class Pipeline:
                 except queue.Empty:
                     break
                 if more is None:
-                    self._jobs.put(None)
+                    stopping = True
                     break
                 jobs.append(more)
             try:

@@ -31,6 +31,10 @@ exit statuses: 0 ok, 65 some inputs failed (the rest are written),
 """
 
 
+class OutputError(OSError):
+    """An output that cannot be written; the message names it and why."""
+
+
 class Misused(ValueError):
     """Options that cannot go together; the message says what to do instead."""
 
@@ -66,8 +70,15 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     cache = LabelCache(args.cache or default_path())
     labelled = from_cache = 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as handle, progress:
+    # Rows go to OUT.partial, each flushed as it comes: a killed run leaves them there
+    # (and in the cache, so a rerun finishes at once) and never touches an older OUT.
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        handle = partial.open("w", newline="")
+    except OSError as exc:
+        raise OutputError(f"{partial}: cannot write it ({exc.strerror})") from exc
+    with handle, progress:
         writer = csv.writer(handle)
         writer.writerow(["path", "key", *DESCRIPTORS])
         for outcome in label_clips(clips(), cache, args.jobs):
@@ -76,8 +87,10 @@ def cmd_label(args: argparse.Namespace) -> int:
                 failures.append((outcome.name, f"teacher: {outcome.error}"))
                 continue
             writer.writerow([outcome.name, outcome.key, *(f"{v:.4f}" for v in outcome.values)])
+            handle.flush()
             labelled += 1
             from_cache += outcome.cached
+    partial.replace(args.out)
     cache.close()
     for name, reason in failures:
         print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -599,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     except Misused as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.CONFIG
+    except OutputError as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return exitcodes.CANT_CREATE
     except ImportError as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.UNAVAILABLE

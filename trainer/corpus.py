@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from timbrecast.trainer.labelcache import (
     quantise,
 )
 from timbrecast.trainer.labeler import Clip, label_clips
+from timbrecast.trainer.pool import process_pool
 from timbrecast.trainer.sources import Hit, Listing
 
 #: The committed corpus: one JSON object per clip, gzip-compressed.
@@ -177,8 +176,7 @@ def render_all(
     hits: list[Hit], store: np.ndarray, jobs: int, progress: Callable[[int], None]
 ) -> Iterator[tuple[int, str | None]]:
     """Render and prepare every hit into ``store`` rows; yields (index, error)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with process_pool(jobs) as pool:
         results = pool.map(_prepare_hit, hits, chunksize=16)
         for index, (clip, error) in enumerate(results):
             if clip is not None:

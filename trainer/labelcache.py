@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,10 @@ def default_path() -> Path:
     return Path(base) / "timbrecast" / "labels.sqlite"
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class CachedLabel:
     """A cached outcome: the seven values, or the reason there are none."""
@@ -50,20 +56,44 @@ class CachedLabel:
 
 
 class LabelCache:
-    """SQLite in WAL mode: safe against a kill between commits, cheap per commit."""
+    """SQLite in WAL mode: safe against a kill between commits, cheap per commit.
 
-    def __init__(self, path: Path) -> None:
+    A file that is not a usable cache (overwritten, truncated, from another program)
+    is moved aside as ``NAME.unusable`` with a warning, and a new cache started: the
+    labels are worth recomputing, not a traceback, and nothing is deleted.
+    """
+
+    def __init__(self, path: Path, warn: Callable[[str], None] = _to_stderr) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        columns = ", ".join(f"{name} REAL" for name in DESCRIPTORS)
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, {columns}, "
-            "error TEXT, seconds REAL NOT NULL)"
-        )
-        self._db.commit()
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            aside = path.with_name(path.name + ".unusable")
+            for suffix in ("", "-wal", "-shm"):
+                companion = Path(f"{path}{suffix}")
+                if companion.exists():
+                    companion.replace(f"{aside}{suffix}")
+            warn(f"label cache {path} is not usable ({exc}): moved to {aside}, starting anew")
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            columns = ", ".join(f"{name} REAL" for name in DESCRIPTORS)
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, {columns}, "
+                "error TEXT, seconds REAL NOT NULL)"
+            )
+            db.execute("SELECT COUNT(*) FROM labels").fetchone()
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get(self, key: str) -> CachedLabel | None:
         row = self._db.execute(

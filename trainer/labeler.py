@@ -7,15 +7,15 @@ time so that memory stays flat however large the corpus.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 import numpy as np
 
 from timbrecast.trainer.labelcache import CachedLabel, LabelCache
+from timbrecast.trainer.pool import process_pool
 from timbrecast.trainer.teacher import TeacherError, label
 
 
@@ -52,9 +52,8 @@ def _label_one(audio: np.ndarray) -> CachedLabel:
 
 def label_clips(clips: Iterable[Clip], cache: LabelCache, jobs: int) -> Iterator[Outcome]:
     """Outcomes for every clip, cached ones at once, the rest as workers finish."""
-    context = multiprocessing.get_context("spawn")
     pending: dict[Future[CachedLabel], Clip] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with process_pool(jobs) as pool:
 
         def drain(limit: int) -> Iterator[Outcome]:
             while len(pending) > limit:

@@ -207,3 +207,43 @@ def test_a_dead_inference_worker_stops_the_pipeline_and_says_why(tiny_tflite) ->
         pipeline.finish()
     assert sink.of(Status)[-1].state == "inference failed: RuntimeError: kernel failed"
     assert len(sink.of(Timbre)) == 2
+
+
+class Slow:
+    """The real model, made slower than the hits come (as on a Pi with --full-second)."""
+
+    def __init__(self, model: Model, seconds: float) -> None:
+        self.model, self.seconds = model, seconds
+        self.model_id, self.batch, self.contract = model.model_id, 1, model.contract
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        import time
+
+        time.sleep(self.seconds)
+        return self.model.predict(clips)
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_a_backlog_is_bounded_live_and_waited_for_offline(tiny_tflite, offline: bool) -> None:
+    """Live, a model slower than the hits never holds the audio back: the queue stays at
+    MAX_QUEUED_HITS and what does not fit is counted as skipped. Offline, every hit waits
+    its turn and is described."""
+    from timbrecast.daemon.pipeline import MAX_QUEUED_HITS
+
+    audio, _ = groove(5, bars=8, bpm=200, sample_rate=RATE)
+    sink = Collector()
+    model = Slow(Model(tiny_tflite["int8"]), 0.05)
+    pipeline = Pipeline(model, RATE, ["in1"], sink, full_second=True, wait_for_model=offline)
+    depths = []
+    for start in range(0, len(audio), 4096):
+        pipeline.process(audio[start : start + 4096, None])
+        depths.append(pipeline._jobs.qsize())
+    pipeline.finish()
+    status = sink.of(Status)[-1]
+    described = [t for t in sink.of(Timbre) if not t.provisional]
+    assert max(depths) <= MAX_QUEUED_HITS
+    assert len(described) + status.skipped == status.hits == len(sink.of(Onset))
+    if offline:
+        assert status.skipped == 0
+    else:
+        assert status.skipped > 0

@@ -66,9 +66,26 @@ def test_labels_are_the_teachers_on_the_model_input(clips: Path, tmp_path: Path)
     assert read_rows(out) == rows
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_killed_run_resumes_without_relabelling(parity_dir: Path, tmp_path: Path) -> None:
+    """SIGKILL mid-run: the rows done are on disk in OUT.partial, an older OUT is left as
+    it was, the workers exit with their parent, and a rerun takes the rest from the cache."""
     cache = tmp_path / "c.db"
     out = tmp_path / "labels.csv"
+    out.write_text("an older run's labels\n")
     process = subprocess.Popen(
         [
             script("trainer"),
@@ -95,9 +112,18 @@ def test_a_killed_run_resumes_without_relabelling(parity_dir: Path, tmp_path: Pa
                     done = db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
                 except sqlite3.OperationalError:
                     done = 0
+    workers = children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert done >= 3, "the labeller never committed a result"
+    assert workers
+    deadline = time.monotonic() + 10
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers), "a worker outlived its killed parent"
+    assert out.read_text() == "an older run's labels\n"
+    rows_done = read_rows(out.with_name("labels.csv.partial"))
+    assert len(rows_done) >= done - 1  # a label cached, its row not yet written
     result = run_label(str(parity_dir), "--out", str(out), "--jobs", "2", "--cache", str(cache))
     assert result.returncode == 0, result.stderr
     from_cache = int(result.stderr.split("(")[1].split(" from the cache")[0])
@@ -128,3 +154,15 @@ def test_a_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == NO_INPUT
     assert result.stderr.strip().count("\n") == 0
     assert "nowhere: no such file or directory" in result.stderr
+
+
+def test_an_unusable_cache_is_moved_aside_not_a_traceback(clips: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "c.db"
+    cache.write_bytes(b"this is not a database" * 100)
+    out = tmp_path / "labels.csv"
+    result = run_label(str(clips), "--out", str(out), "--cache", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert f"label cache {cache} is not usable (file is not a database)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "c.db.unusable").read_bytes().startswith(b"this is not a database")
+    assert len(read_rows(out)) == len(SAMPLE)
