@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn, TypeGuard
 
 import zmq
@@ -25,6 +26,7 @@ from timbrecast.clients.subscriber import (
     DEFAULT_RCVHWM,
     DEFAULT_SILENCE_S,
     Back,
+    CurveKeys,
     Item,
     Silent,
     Subscriber,
@@ -92,6 +94,19 @@ def add_subscriber_args(parser: argparse.ArgumentParser) -> None:
         help="stop after N events (default: until every source has ended or a signal)",
     )
     group.add_argument(
+        "--server-key",
+        type=Path,
+        metavar="FILE",
+        help="CURVE: the daemon's (or broker's) public key, server.key; with --key",
+    )
+    group.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="CURVE: this client's key pair, NAME.key_secret from `timbrecastd keygen` "
+        "(its NAME.key goes into the daemon's clients folder)",
+    )
+    group.add_argument(
         "--keep-open",
         action="store_true",
         help="keep running after every source has sent end-of-input (a daemon that "
@@ -106,6 +121,7 @@ def open_subscriber(args: argparse.Namespace, kinds: Sequence[str] | None) -> Su
     if args.count is not None and args.count < 1:
         raise BadConfig(f"--count {args.count} is not a positive number")
     endpoints = args.connect or [DEFAULT_ENDPOINT]
+    curve = curve_keys(args.server_key, args.key)
     try:
         return Subscriber(
             endpoints,
@@ -114,9 +130,22 @@ def open_subscriber(args: argparse.Namespace, kinds: Sequence[str] | None) -> Su
             silence_s=args.silence or None,
             rcvhwm=args.hwm,
             until_end=not args.keep_open,
+            curve=curve,
         )
     except zmq.ZMQError as exc:
         raise BadConfig(f"cannot connect to {' '.join(endpoints)}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise BadConfig(str(exc)) from exc
+
+
+def curve_keys(server_key: Path | None, key: Path | None) -> CurveKeys | None:
+    """The CURVE keys two options name, both or neither; ``BadConfig`` otherwise."""
+    if server_key is None and key is None:
+        return None
+    if server_key is None or key is None:
+        raise BadConfig("CURVE needs both --server-key (the server's .key) and --key (yours)")
+    try:
+        return CurveKeys.load(server_key, key)
     except ValueError as exc:
         raise BadConfig(str(exc)) from exc
 

@@ -7,9 +7,14 @@ still reaches every daemon and unwanted messages never cross the network.
 Daemons that bind (``timbrecastd run --endpoint``) are reached with
 ``--upstream``; publishers that connect use ``--frontend``.
 
-Both sockets have explicit high-water marks. The XPUB drops for a client that
-falls behind rather than blocking the proxy, so one slow client never delays
-the others or the daemons.
+Both sockets have explicit high-water marks and message size limits. The XPUB
+drops for a client that falls behind rather than blocking the proxy, so one slow
+client never delays the others or the daemons.
+
+With CURVE, the broker is a client of the daemons (``--upstream-server-key``: the
+daemons' public key, so daemons behind one broker share a key pair; ``--key``:
+the broker's own pair, whose public half goes into each daemon's clients folder)
+and a server to its own clients (``--clients``: the folder of their public keys).
 """
 
 from __future__ import annotations
@@ -19,16 +24,23 @@ import itertools
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from timbrecast.clients import _cli
+from timbrecast.clients.subscriber import CurveKeys
 
 PROG = "timbrecast-broker"
 DEFAULT_BACKEND = "tcp://127.0.0.1:5557"
 #: Where daemons started with ``run --connect`` publish when no source is named.
 DEFAULT_FRONTEND = "tcp://127.0.0.1:5559"
 DEFAULT_HWM = 1000
+#: What the broker takes: daemons' messages are a few hundred bytes, clients'
+#: subscriptions and handshakes (CURVE's takes about 300) under 512, as the daemon.
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_SUBSCRIPTION_BYTES = 512
 
 DESCRIPTION = f"""\
 Forward every timbrecast daemon's messages to every client through one address
@@ -63,7 +75,12 @@ class Broker:
         backends: Sequence[str] = (DEFAULT_BACKEND,),
         hwm: int = DEFAULT_HWM,
         context: zmq.Context | None = None,
+        upstream_curve: CurveKeys | None = None,
+        clients_curve: tuple[CurveKeys, Path] | None = None,
     ) -> None:
+        """``upstream_curve``: the broker as a CURVE client of the daemons;
+        ``clients_curve``: its own keys and the folder of authorised clients' public
+        keys, to serve its clients as a CURVE server."""
         if not frontends and not upstreams:
             raise ValueError("nothing to read from: give a frontend or an upstream")
         if not backends:
@@ -73,9 +90,14 @@ class Broker:
         self._context = context or zmq.Context.instance()
         self._control_address = f"inproc://timbrecast-broker-{next(_names)}"
         self._sockets: list[zmq.Socket] = []
+        self._authenticator: ThreadAuthenticator | None = None
         try:
-            self.frontend = self._socket(zmq.XSUB, hwm)
-            self.backend = self._socket(zmq.XPUB, hwm)
+            self.frontend = self._socket(zmq.XSUB, hwm, MAX_MESSAGE_BYTES)
+            self.backend = self._socket(zmq.XPUB, hwm, MAX_SUBSCRIPTION_BYTES)
+            if upstream_curve is not None:
+                upstream_curve.apply(self.frontend)
+            if clients_curve is not None:
+                self._serve_curve(*clients_curve)
             self._control = self._socket(zmq.REP, hwm)
             self._control.bind(self._control_address)
             self.frontends = [self._bind(self.frontend, e) for e in frontends]
@@ -87,13 +109,25 @@ class Broker:
             raise
         self.upstreams = list(upstreams)
 
-    def _socket(self, kind: int, hwm: int) -> zmq.Socket:
+    def _socket(self, kind: int, hwm: int, max_bytes: int = -1) -> zmq.Socket:
         socket = self._context.socket(kind)
         self._sockets.append(socket)
         socket.setsockopt(zmq.SNDHWM, hwm)
         socket.setsockopt(zmq.RCVHWM, hwm)
+        socket.setsockopt(zmq.MAXMSGSIZE, max_bytes)
         socket.setsockopt(zmq.LINGER, 0)
         return socket
+
+    def _serve_curve(self, keys: CurveKeys, clients: Path) -> None:
+        """The backend as a CURVE server admitting the clients whose keys are in ``clients``."""
+        if not clients.is_dir():
+            raise ValueError(f"--clients {clients} is not a directory")
+        self._authenticator = ThreadAuthenticator(self._context)
+        self._authenticator.start()
+        self._authenticator.configure_curve(domain="*", location=str(clients))
+        self.backend.curve_secretkey = keys.secret
+        self.backend.curve_publickey = keys.public
+        self.backend.curve_server = True
 
     @staticmethod
     def _bind(socket: zmq.Socket, endpoint: str) -> str:
@@ -120,6 +154,8 @@ class Broker:
     def close(self) -> None:
         for socket in self._sockets:
             socket.close(linger=0)
+        if self._authenticator is not None:
+            self._authenticator.stop()
 
 
 def build_parser() -> _cli.Parser:
@@ -145,6 +181,26 @@ def build_parser() -> _cli.Parser:
         metavar="ENDPOINT",
         help=f"bind here for clients; repeat for several (default {DEFAULT_BACKEND})",
     )
+    curve = parser.add_argument_group("CURVE (keys from `timbrecastd keygen`)")
+    curve.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="the broker's key pair, NAME.key_secret (its NAME.key: for the daemons' clients "
+        "folder, and as --server-key of the broker's clients)",
+    )
+    curve.add_argument(
+        "--upstream-server-key",
+        type=Path,
+        metavar="FILE",
+        help="the daemons' public key, server.key: read them over CURVE (with --key)",
+    )
+    curve.add_argument(
+        "--clients",
+        type=Path,
+        metavar="DIR",
+        help="serve clients over CURVE, admitting those whose public keys are here (with --key)",
+    )
     parser.add_argument(
         "--hwm",
         type=int,
@@ -154,14 +210,33 @@ def build_parser() -> _cli.Parser:
     return parser
 
 
+def curve_settings(
+    args: argparse.Namespace,
+) -> tuple[CurveKeys | None, tuple[CurveKeys, Path] | None]:
+    """The upstream (client) and backend (server) CURVE keys the options ask for."""
+    wanted = args.upstream_server_key is not None or args.clients is not None
+    if wanted and args.key is None:
+        raise _cli.BadConfig("--upstream-server-key and --clients need --key (NAME.key_secret)")
+    if args.key is not None and not wanted:
+        raise _cli.BadConfig("--key alone does nothing: add --upstream-server-key or --clients")
+    upstream = None
+    if args.upstream_server_key is not None:
+        upstream = _cli.curve_keys(args.upstream_server_key, args.key)
+    own = _cli.curve_keys(args.key, args.key) if args.clients is not None else None
+    return upstream, (own, args.clients) if own is not None else None
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the proxy in a thread; the main thread waits for SIGINT or SIGTERM to stop it."""
+    upstream_curve, clients_curve = curve_settings(args)
     try:
         broker = Broker(
             frontends=args.frontend or ([] if args.upstream else [DEFAULT_FRONTEND]),
             upstreams=args.upstream,
             backends=args.backend or [DEFAULT_BACKEND],
             hwm=args.hwm,
+            upstream_curve=upstream_curve,
+            clients_curve=clients_curve,
         )
     except zmq.ZMQError as exc:
         raise _cli.BadConfig(f"cannot open the broker's sockets: {exc.strerror}") from exc

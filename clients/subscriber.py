@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import ClassVar
 
 import msgpack
@@ -70,6 +71,7 @@ __all__ = [
     "AsyncSubscriber",
     "Back",
     "Counters",
+    "CurveKeys",
     "End",
     "Event",
     "Item",
@@ -79,6 +81,40 @@ __all__ = [
     "Subscriber",
     "Timbre",
 ]
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """A CURVE client's keys: the daemon's (or broker's) public key, and its own pair.
+
+    ``timbrecastd keygen`` writes them: the server's ``server.key`` comes from the
+    daemon's machine, the client's ``NAME.key_secret`` holds its own public and
+    secret key, and its ``NAME.key`` goes into the daemon's clients folder.
+    """
+
+    server_public: bytes
+    public: bytes
+    secret: bytes
+
+    @classmethod
+    def load(cls, server_key: Path, own_key: Path) -> CurveKeys:
+        """From key files; ``ValueError`` naming the file that will not do."""
+        import zmq.auth
+
+        try:
+            server_public, _ = zmq.auth.load_certificate(server_key)
+            public, secret = zmq.auth.load_certificate(own_key)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"CURVE key: {exc}") from exc
+        if secret is None:
+            raise ValueError(f"CURVE key: {own_key} holds no secret key (use NAME.key_secret)")
+        return cls(server_public, public, secret)
+
+    def apply(self, socket: zmq.Socket) -> None:
+        """Make ``socket`` a CURVE client of the server (before it connects)."""
+        socket.curve_serverkey = self.server_public
+        socket.curve_publickey = self.public
+        socket.curve_secretkey = self.secret
 
 
 @dataclass(frozen=True)
@@ -298,6 +334,7 @@ def _open(
     endpoints: str | Sequence[str],
     core: _Core,
     rcvhwm: int,
+    curve: CurveKeys | None,
 ) -> zmq.Socket:
     """A SUB socket with its high-water mark set before it connects (it applies per pipe)."""
     endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
@@ -310,6 +347,8 @@ def _open(
         socket.setsockopt(zmq.RCVHWM, rcvhwm)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(socket)
         for prefix in core.subscriptions():
             socket.setsockopt(zmq.SUBSCRIBE, prefix)
         for endpoint in endpoints:
@@ -400,9 +439,12 @@ class Subscriber(_Base):
         rcvhwm: int = DEFAULT_RCVHWM,
         context: zmq.Context | None = None,
         until_end: bool = True,
+        curve: CurveKeys | None = None,
     ) -> None:
         super().__init__(kinds, sources, silence_s, until_end)
-        self._socket = _open(context or zmq.Context.instance(), endpoints, self._core, rcvhwm)
+        self._socket = _open(
+            context or zmq.Context.instance(), endpoints, self._core, rcvhwm, curve
+        )
 
     def recv(self, timeout_s: float | None = None) -> Item | None:
         """The next item, or None once ``timeout_s`` passes (None: wait for ever)."""
@@ -471,10 +513,11 @@ class AsyncSubscriber(_Base):
         rcvhwm: int = DEFAULT_RCVHWM,
         context: zmq.asyncio.Context | None = None,
         until_end: bool = True,
+        curve: CurveKeys | None = None,
     ) -> None:
         super().__init__(kinds, sources, silence_s, until_end)
         self._socket = _open(
-            context or zmq.asyncio.Context.instance(), endpoints, self._core, rcvhwm
+            context or zmq.asyncio.Context.instance(), endpoints, self._core, rcvhwm, curve
         )
 
     async def recv(self, timeout_s: float | None = None) -> Item | None:

@@ -14,7 +14,7 @@ what it sends before a subscription has arrived (ZeroMQ's "slow joiner").
 What a peer can make the daemon hold is bounded. ZeroMQ keeps every distinct
 subscription in a trie of about 50 bytes per character, with no limit of its
 own: 20,000 subscriptions of 10 KB took a daemon to 9.6 GB. So a message longer
-than a subscription can usefully be (``MAX_SUBSCRIPTION_BYTES``) disconnects its
+than a subscription or handshake can be (``MAX_SUBSCRIPTION_BYTES``) disconnects its
 sender, and the sender thread counts live subscriptions (every subscribe and
 unsubscribe is handed over, those of a peer that leaves too): past
 ``MAX_SUBSCRIPTIONS`` the socket is closed and bound again, which frees them
@@ -37,11 +37,12 @@ from timbrecast.daemon.security import Curve, secure
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 DEFAULT_HWM = 1000
-#: A subscription is a flag byte and a topic prefix; ``status/`` and a 64-character
-#: source name take 72.
-MAX_SUBSCRIPTION_BYTES = 80
+#: The largest message a peer may send: a subscription is a flag byte and a topic
+#: prefix (``status/`` and a 64-character source name take 72), but ZeroMQ applies
+#: the limit to its handshake too, and CURVE's INITIATE takes about 300 bytes.
+MAX_SUBSCRIPTION_BYTES = 512
 #: Live subscriptions held before the socket is reset: a hundred clients, each with
-#: every kind of eight sources, stay below it; 4096 of the longest cost ~60 MB.
+#: every kind of eight sources, stay below it.
 MAX_SUBSCRIPTIONS = 4096
 #: How often the sender looks at subscriptions when there is nothing to send: ZeroMQ
 #: takes in what peers sent only when the socket is touched, so this bounds what a
