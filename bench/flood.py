@@ -92,7 +92,9 @@ def main() -> int:
         count, size = (int(part) for part in spec.split("x"))
         run = one_run(count, size)
         ratio = float(run["peak_mib"]) / float(base["peak_mib"])
-        said = "; ".join(run["log"][:2]) + (f" (+{len(run['log']) - 2})" if len(run["log"]) > 2 else "")
+        said = "; ".join(run["log"][:2]) + (
+            f" (+{len(run['log']) - 2})" if len(run["log"]) > 2 else ""
+        )
         print(f"{spec:>14} {run['peak_mib']:13.0f} {ratio:6.2f} {run['onsets']:7d}  {said}")
     return 0
 

@@ -86,12 +86,18 @@ def expand(paths: list[Path]) -> Expansion:
     return Expansion(found, unreadable)
 
 
-def read(path: str | Path) -> Audio:
-    """Decode any format libsndfile reads (WAV, AIFF, FLAC, OGG, MP3, ...)."""
-    if not Path(path).is_file():
-        raise AudioFileError(missing(Path(path)) or f"{path}: not a file")
+def check_readable(path: Path) -> None:
+    """``AudioFileError`` saying why ``path`` cannot be opened (libsndfile would only
+    say "System error"), or nothing if it can."""
+    if not path.is_file():
+        raise AudioFileError(missing(path) or f"{path}: not a file")
     if not os.access(path, os.R_OK):
         raise AudioFileError(f"{path}: permission denied")
+
+
+def read(path: str | Path) -> Audio:
+    """Decode any format libsndfile reads (WAV, AIFF, FLAC, OGG, MP3, ...)."""
+    check_readable(Path(path))
     try:
         frames, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:

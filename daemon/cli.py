@@ -225,7 +225,10 @@ def oneshot_records(
         try:
             audio = audiofile.read(path)
             clip = prepare(audio.frames, audio.sample_rate)
-        except (audiofile.AudioFileError, PreprocessError) as exc:
+        except audiofile.AudioFileError as exc:  # its message starts with the path
+            tally.skipped.append(str(exc))
+            continue
+        except PreprocessError as exc:
             tally.skipped.append(f"{path}: {exc}")
             continue
         mono = to_mono(audio.frames)
@@ -261,7 +264,10 @@ def file_records(
         progress.update()
         try:
             records = analyze_file(path, model, settings, full_second)
-        except (audiofile.AudioFileError, OSError) as exc:
+        except audiofile.AudioFileError as exc:  # its message starts with the path
+            tally.skipped.append(str(exc))
+            continue
+        except OSError as exc:
             tally.skipped.append(f"{path}: {exc}")
             continue
         tally.done += 1

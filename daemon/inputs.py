@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile
 
-from timbrecast.daemon.audiofile import AudioFileError
+from timbrecast.daemon.audiofile import AudioFileError, check_readable
 
 BLOCK_FRAMES = 128
 PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -30,6 +30,7 @@ class FileInput:
     """An audio file in blocks; ``realtime`` paces it as a live input would."""
 
     def __init__(self, path: Path, realtime: bool, block: int = BLOCK_FRAMES) -> None:
+        check_readable(path)
         try:
             self._info = soundfile.info(str(path))
         except (soundfile.LibsndfileError, RuntimeError) as exc:

@@ -251,3 +251,42 @@ def test_sigterm_finishes_the_file_at_hand_and_keeps_what_was_written(
     summary = process.stderr.read().strip().splitlines()[-1]
     assert summary.startswith(f"{len(records)} hits from {len(records)} of {total} files")
     assert f"stopped by a signal, {total - len(records)} files not read" in summary
+
+
+def test_what_cannot_be_read_is_named_and_counted(take, tiny_tflite) -> None:
+    """As a user without the right to read: an unreadable file is skipped with "permission
+    denied", an unreadable subfolder is counted, not passed over (root reads everything,
+    so the daemon runs here as nobody)."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the daemon as another user")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        folder.chmod(0o755)
+        shutil.copy(take, folder / "ok.wav")
+        shutil.copy(take, folder / "locked.wav")
+        shutil.copy(tiny_tflite["int8"], folder / "model.tflite")
+        (folder / "private").mkdir()
+        shutil.copy(take, folder / "private" / "hidden.wav")
+        for path in folder.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (folder / "locked.wav").chmod(0o000)
+        (folder / "private").chmod(0o000)
+        result = subprocess.run(
+            [
+                *("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+                *(script("timbrecastd"), "analyze", str(folder)),
+                *("--model", str(folder / "model.tflite"), "--jsonl", "/dev/null"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HOME": scratch},
+        )
+    assert result.returncode == DATA, result.stderr
+    assert f"skipped {folder / 'locked.wav'}: permission denied" in result.stderr
+    assert f"skipped folder {folder / 'private'}: Permission denied" in result.stderr
+    assert "from 1 of 2 files, 2 skipped" in result.stderr
