@@ -144,3 +144,27 @@ def test_help_has_an_example(capsys) -> None:
         broker_cli.main(["--help"])
     assert exit_.value.code == 0
     assert "examples:\n  timbrecast-broker" in capsys.readouterr().out
+
+
+def test_a_subscription_flood_reopens_the_broker_and_clients_come_back(broker) -> None:
+    """More subscriptions than MAX_SUBSCRIPTIONS from one peer: the broker reopens its
+    sockets (freeing them), and a subscriber that was there gets messages again."""
+    from timbrecast.clients.broker import MAX_SUBSCRIPTIONS
+
+    running, upstream = broker
+    with Subscriber(running.backends[0], kinds=["onset"], silence_s=None) as sub:
+        attacker = zmq.Context.instance().socket(zmq.XSUB)
+        attacker.setsockopt(zmq.SNDHWM, 0)
+        attacker.connect(running.backends[0])
+        for i in range(MAX_SUBSCRIPTIONS + 100):
+            attacker.send(b"\x01" + f"onset/{i:08d}".encode())
+        deadline = time.monotonic() + 20
+        while running.resets == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        attacker.close(linger=0)
+        assert running.resets >= 1
+        got = None
+        while got is None and time.monotonic() < deadline:
+            upstream.send_multipart(encode(onset("snare", 5)))
+            got = sub.recv(0.1)
+        assert got == onset("snare", 5)
