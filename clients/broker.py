@@ -43,7 +43,9 @@ DEFAULT_HWM = 1000
 #: subscriptions and handshakes (CURVE's takes about 300) under 512, as the daemon.
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SUBSCRIPTION_BYTES = 512
-#: Subscriptions clients may hold before the sockets are reopened (as the daemon).
+#: Exit status when forwarding stopped on its own (a supervisor restarts it).
+SOFTWARE = 70
+#: Distinct topics clients may subscribe before the sockets are reopened (as the daemon).
 MAX_SUBSCRIPTIONS = 4096
 #: Messages forwarded one way before the other side gets its turn.
 BURST = 1000
@@ -76,8 +78,9 @@ class Broker:
     """An XSUB/XPUB proxy; ``run`` blocks until another thread calls ``stop``.
 
     The forwarding loop is this module's rather than ``zmq.proxy``'s so that it can
-    count the subscriptions clients hold (every subscribe and unsubscribe, those of
-    a client that leaves too) and, past ``MAX_SUBSCRIPTIONS``, reopen both sockets:
+    count the distinct topics clients subscribe (XPUB passes a topic's first
+    subscription and last unsubscription, a leaving client's included) and, past
+    ``MAX_SUBSCRIPTIONS``, reopen both sockets:
     ZeroMQ keeps each distinct subscription, in the XPUB and again in the XSUB that
     forwards it, with no limit of its own. Clients and daemons reconnect by
     themselves; each reset is counted and said on standard error.
@@ -114,9 +117,11 @@ class Broker:
             self._authenticator = ThreadAuthenticator(self._context)
             self._authenticator.start()
             self._authenticator.configure_curve(domain="*", location=str(clients_curve[1]))
-        #: Subscriptions clients hold now, and how often the sockets were reopened.
+        #: Distinct topics clients subscribe now, and how often the sockets were reopened.
         self.live = 0
         self.resets = 0
+        #: Why ``run`` stopped forwarding on its own (sockets that could not reopen).
+        self.failure: str | None = None
         self.upstreams = list(upstreams)
         self._control = self._context.socket(zmq.REP)
         self._control.bind(self._control_address)
@@ -131,7 +136,6 @@ class Broker:
         """Both sockets, bound where they were (a ``*`` port resolved the first time)."""
         self.frontend = self._socket(zmq.XSUB, MAX_MESSAGE_BYTES)
         self.backend = self._socket(zmq.XPUB, MAX_SUBSCRIPTION_BYTES)
-        self.backend.setsockopt(zmq.XPUB_VERBOSER, 1)
         if self._upstream_curve is not None:
             self._upstream_curve.apply(self.frontend)
         if self._clients_curve is not None:
@@ -183,7 +187,11 @@ class Broker:
             if self.backend in ready:
                 self._forward(self.backend, self.frontend, count=True)
                 if self.live > MAX_SUBSCRIPTIONS:
-                    self._reset()
+                    try:
+                        self._reset()
+                    except zmq.ZMQError as exc:
+                        self.failure = f"cannot reopen the broker's sockets: {exc.strerror}"
+                        return
                     poller = self._poller()
 
     def _poller(self) -> zmq.Poller:
@@ -330,10 +338,15 @@ def serve(args: argparse.Namespace) -> int:
     )
     proxy = threading.Thread(target=broker.run, name="proxy")
     proxy.start()
-    stop.wait()
-    broker.stop()
+    while not stop.wait(0.5) and proxy.is_alive():
+        pass
+    if proxy.is_alive():
+        broker.stop()
     proxy.join()
     broker.close()
+    if broker.failure is not None:
+        print(f"{PROG}: {broker.failure}", file=sys.stderr)
+        return SOFTWARE
     return _cli.OK
 
 

@@ -198,12 +198,19 @@ def wanted(item: Item, kinds: list[str] | None, final: bool) -> bool:
 def print_jsonl(subscriber: Subscriber, args: argparse.Namespace, out: TextIO) -> None:
     """One compact JSON object per line, flushed at once for a pipe reader."""
 
+    stop = _cli.stop_on_signals()
+    written = 0
+
     def write(item: Item) -> None:
+        nonlocal written
         if wanted(item, args.kind, args.final):
             out.write(json.dumps(as_json(item), separators=(",", ":")) + "\n")
             out.flush()
+            written += 1
+            if args.count is not None and written >= args.count:  # --count counts lines
+                stop.set()
 
-    subscriber.run(write, stop=_cli.stop_on_signals(), count=args.count)
+    subscriber.run(write, stop=stop)
 
 
 def show_live(subscriber: Subscriber, args: argparse.Namespace) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,11 @@ def missing(path: Path) -> str | None:
     if path.is_symlink():
         try:
             path.resolve(strict=True)
-        except RuntimeError:
+        except RuntimeError:  # Python before 3.13
             return f"{path}: symbolic link loop"
-        except OSError:
-            pass
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{path}: symbolic link loop"
         return f"{path}: dangling symbolic link (to {os.readlink(path)})"
     return f"{path}: no such file or directory"
 

@@ -34,7 +34,12 @@ from timbrecast.daemon.pipeline import InferenceFailed, Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.protocol import End, Event, Onset, Timbre
-from timbrecast.daemon.publisher import DEFAULT_ENDPOINT, Publisher, PublisherError
+from timbrecast.daemon.publisher import (
+    DEFAULT_ENDPOINT,
+    Publisher,
+    PublisherError,
+    PublisherFailed,
+)
 from timbrecast.daemon.security import Curve, keygen
 from timbrecast.daemon.service import Control, Service, log
 
@@ -276,10 +281,17 @@ def file_records(
 
 
 def stop_on_signals() -> threading.Event:
-    """SIGTERM or Ctrl-C: finish the file at hand, write it, and stop there."""
+    """SIGTERM or Ctrl-C: finish the file at hand, write it, and stop there; a second
+    Ctrl-C interrupts at once."""
     stop = threading.Event()
+
+    def asked(signum: int, _: object) -> None:
+        stop.set()
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, asked)
     return stop
 
 
@@ -304,7 +316,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     settings = detector_settings(args)
     expansion = audiofile.expand(args.files)
     paths = expansion.files
-    tally = Tally(skipped=[f"folder {entry}" for entry in expansion.unreadable])
+    tally = Tally()
     stop = stop_on_signals()
     out = open_output(args.jsonl)
     hits = 0
@@ -321,16 +333,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     finally:
         if args.jsonl:
             out.close()
-    for line in tally.skipped:
+    for line in [f"folder {entry}" for entry in expansion.unreadable] + tally.skipped:
         print(f"skipped {line}", file=sys.stderr)
-    left = len(paths) - tally.done - len(tally.skipped) + len(expansion.unreadable)
+    left = len(paths) - tally.done - len(tally.skipped)
     stopped = f"; stopped by a signal, {left} files not read" if stop.is_set() else ""
+    folders = f", {len(expansion.unreadable)} folders not read" if expansion.unreadable else ""
     print(
         f"{hits} hits from {tally.done} of {len(paths)} files, "
-        f"{len(tally.skipped)} skipped{stopped} (model {model.model_id})",
+        f"{len(tally.skipped)} skipped{folders}{stopped} (model {model.model_id})",
         file=sys.stderr,
     )
-    return exitcodes.DATA if tally.skipped else exitcodes.OK
+    return exitcodes.DATA if tally.skipped or expansion.unreadable else exitcodes.OK
 
 
 #: Interleaved channels on stdin: a 64-input interface is the most anyone has.
@@ -803,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         status = next(code for kinds, code in failures if isinstance(exc, kinds))
-        internal = status == exitcodes.SOFTWARE and not isinstance(exc, InferenceFailed)
+        failed = (InferenceFailed, PublisherFailed)
+        internal = status == exitcodes.SOFTWARE and not isinstance(exc, failed)
         prefix = "internal error: " if internal else ""
         print(f"timbrecastd: {prefix}{exc}", file=sys.stderr)
         return status

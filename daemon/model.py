@@ -30,7 +30,10 @@ class Model:
         path = Path(path)
         if not path.is_file():
             raise ModelContractError(f"model {path}: no such file")
-        content = path.read_bytes()
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ModelContractError(f"model {path}: cannot read it ({exc.strerror})") from exc
         self.path = path
         self.contract: ModelContract = read_contract(content)
         self.runtime = runtime.load(runtime_name)

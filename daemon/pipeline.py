@@ -17,6 +17,7 @@ soon as the model's few milliseconds after the attack have been heard (same
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -66,7 +67,10 @@ class Counters:
 
     hits: int = 0
     described: int = 0
+    #: Not described: too quiet to normalise (counted by the inference thread) ...
     skipped: int = 0
+    #: ... or, live, no room in the model's queue (counted by the audio thread).
+    overflowed: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class Pipeline:
                     queue_depth=self._jobs.qsize(),
                     inference_ms=self.inference_ms,
                     model_id=self.model.model_id,
-                    skipped=channel.counters.skipped,
+                    skipped=channel.counters.skipped + channel.counters.overflowed,
                     state=self.state,
                     invalid_samples=self.invalid_samples,
                 )
@@ -301,7 +305,7 @@ class Pipeline:
             self._jobs.put_nowait(job)
         except queue.Full:
             if not job.provisional:
-                channel.counters.skipped += 1
+                channel.counters.overflowed += 1
 
     def _infer(self) -> None:
         stopping = False
@@ -324,7 +328,9 @@ class Pipeline:
             except Exception as exc:
                 self.failure = InferenceFailed(f"inference failed: {type(exc).__name__}: {exc}")
                 self.state = str(self.failure)
-                self.publish_status()
+                # The failure may be the publisher's own: then this cannot be sent.
+                with contextlib.suppress(Exception):
+                    self.publish_status()
                 return
 
     def _describe(self, jobs: list[_Job]) -> None:
@@ -371,7 +377,7 @@ class Pipeline:
                     descriptors={name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)},
                     audio_s=job.segment.audio.size / self.sample_rate,
                     model_id=model.model_id,
-                    latency_ms=(self.clock() - job.hit.since_ns) / 1e6,
+                    latency_ms=max(0.0, (self.clock() - job.hit.since_ns) / 1e6),
                     provisional=job.provisional,
                 )
             )

@@ -15,11 +15,12 @@ What a peer can make the daemon hold is bounded. ZeroMQ keeps every distinct
 subscription in a trie of about 50 bytes per character, with no limit of its
 own: 20,000 subscriptions of 10 KB took a daemon to 9.6 GB. So a message longer
 than a subscription or handshake can be (``MAX_SUBSCRIPTION_BYTES``) disconnects its
-sender, and the sender thread counts live subscriptions (every subscribe and
-unsubscribe is handed over, those of a peer that leaves too): past
-``MAX_SUBSCRIPTIONS`` the socket is closed and bound again, which frees them
-all. Well-behaved subscribers reconnect and subscribe again by themselves
-within ZeroMQ's reconnect interval; each reset is counted and logged.
+sender, and the sender thread counts the distinct topics subscribed (XPUB hands
+over a topic's first subscription and its last unsubscription, a leaving peer's
+included, so the count is what the trie holds): past ``MAX_SUBSCRIPTIONS`` the
+socket is closed and bound again, which frees them all. Well-behaved
+subscribers reconnect and subscribe again by themselves within ZeroMQ's
+reconnect interval; each reset is counted and logged.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ DEFAULT_HWM = 1000
 #: prefix (``status/`` and a 64-character source name take 72), but ZeroMQ applies
 #: the limit to its handshake too, and CURVE's INITIATE takes about 300 bytes.
 MAX_SUBSCRIPTION_BYTES = 512
-#: Live subscriptions held before the socket is reset: a hundred clients, each with
-#: every kind of eight sources, stay below it.
+#: Distinct topics subscribed before the socket is reset: every kind of a thousand
+#: sources stays below it.
 MAX_SUBSCRIPTIONS = 4096
 #: How often the sender looks at subscriptions when there is nothing to send: ZeroMQ
 #: takes in what peers sent only when the socket is touched, so this bounds what a
@@ -54,6 +55,11 @@ REBIND_S = 5.0
 
 class PublisherError(OSError):
     """The socket could not be bound; the message names the endpoint and why."""
+
+
+class PublisherFailed(RuntimeError):
+    """The sender thread stopped while running (a reset that could not bind again):
+    not a configuration error, so the daemon exits for systemd to restart it."""
 
 
 class Publisher:
@@ -79,7 +85,7 @@ class Publisher:
         #: Times the socket was reset because peers held too many subscriptions.
         self.resets = 0
         #: Why the sender thread stopped, if it did: the next event raises it.
-        self.failure: PublisherError | None = None
+        self.failure: PublisherFailed | None = None
         self._live = 0
         self._log = log
         #: Set once a subscription has arrived (at once unless ``wait_subscriber``);
@@ -101,7 +107,6 @@ class Publisher:
         socket.setsockopt(zmq.LINGER, 500)
         socket.setsockopt(zmq.RCVHWM, self._hwm)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
-        socket.setsockopt(zmq.XPUB_VERBOSER, 1)
         authenticator = secure(socket, self._curve) if self._curve else None
         try:
             (socket.connect if self._connect else socket.bind)(self.endpoint)
@@ -121,7 +126,7 @@ class Publisher:
         try:
             self._sending()
         except Exception as exc:  # the daemon must not go on publishing into nothing
-            self.failure = PublisherError(f"publishing stopped: {exc}")
+            self.failure = PublisherFailed(f"publishing stopped: {exc}")
             self._log(str(self.failure))
 
     def _sending(self) -> None:

@@ -14,6 +14,7 @@ from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
 from timbrecast.daemon.preprocess import PreprocessError, prepare
 from timbrecast.trainer import labelfile, quiet
+from timbrecast.trainer.labelcache import LabelCacheError
 
 DESCRIPTION = """\
 timbrecast trainer: labels drum one-shots with the AudioCommons timbral models
@@ -612,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     except Misused as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.CONFIG
-    except OutputError as exc:
+    except (OutputError, LabelCacheError) as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return exitcodes.CANT_CREATE
     except ImportError as exc:

@@ -42,6 +42,16 @@ def default_path() -> Path:
     return Path(base) / "timbrecast" / "labels.sqlite"
 
 
+class LabelCacheError(OSError):
+    """The cache cannot be used now (locked by another run, read-only, no folder)."""
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether the file itself is bad (not a database, corrupt), not merely busy."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in str(exc)
+
+
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -69,6 +79,8 @@ class LabelCache:
         try:
             self._db = self._open(path)
         except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise LabelCacheError(f"label cache {path}: {exc}") from exc
             aside = path.with_name(path.name + ".unusable")
             for suffix in ("", "-wal", "-shm"):
                 companion = Path(f"{path}{suffix}")

@@ -29,9 +29,11 @@ def read(path: Path, relative_to: Path | None = None) -> dict[str, tuple[float, 
     """
     base = relative_to or Path.cwd()
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-            header = rows[0].keys() if rows else []
+        # utf-8-sig: a spreadsheet saves its CSV with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = [(reader.line_num, row) for row in reader]
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LabelFileError(f"{path}: not a readable CSV ({exc})") from exc
     missing = [c for c in ("path", *DESCRIPTORS) if c not in header]
@@ -40,7 +42,7 @@ def read(path: Path, relative_to: Path | None = None) -> dict[str, tuple[float, 
     if missing:
         raise LabelFileError(f"{path}: no column {', '.join(missing)}")
     labels: dict[str, tuple[float, ...]] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         if not row["path"]:
             raise LabelFileError(f"{path}:{line}: empty path")
         values = []

@@ -50,6 +50,17 @@ def test_jsonl_kind_and_final_keep_exactly_what_was_asked(background, daemon, ca
     ]
 
 
+def test_count_counts_the_lines_printed(background, daemon: TestDaemon, capsys) -> None:
+    argv = ["--jsonl", "--connect", daemon.endpoint, "--kind", "timbre", "--final"]
+    command = background(listen.main, [*argv, "--count", "2", "--silence", "0"])
+    daemon.wait_subscribed([b"timbre/", b"end/"])
+    for seq in range(3):
+        daemon.send(timbre("snare", seq, provisional=True), timbre("snare", seq))
+    assert command.join() == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["seq"], e["provisional"]) for e in events] == [(0, False), (1, False)]
+
+
 def test_listen_ends_with_a_file_the_daemon_publishes(demo, demo_onsets) -> None:
     """As docs/clients.md shows it: the daemon on a file, the listener in a pipe; both
     exit 0 once the file is done, every hit's onset and final timbre printed, then end."""

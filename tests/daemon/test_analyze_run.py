@@ -289,4 +289,4 @@ def test_what_cannot_be_read_is_named_and_counted(take, tiny_tflite) -> None:
     assert result.returncode == DATA, result.stderr
     assert f"skipped {folder / 'locked.wav'}: permission denied" in result.stderr
     assert f"skipped folder {folder / 'private'}: Permission denied" in result.stderr
-    assert "from 1 of 2 files, 2 skipped" in result.stderr
+    assert "from 1 of 2 files, 1 skipped, 1 folders not read" in result.stderr

@@ -286,3 +286,28 @@ def test_a_subscription_flood_neither_bloats_the_daemon_nor_starves_a_subscriber
     # The daemon alone peaks near 75 MiB (bench/realtime.py); before the cap, these
     # floods took it to 9.6 GB.
     assert peak_kib < 150 * 1024
+
+
+def test_too_many_distinct_topics_reset_the_socket_and_subscribers_come_back() -> None:
+    """Short distinct subscriptions pass the size limit; past MAX_SUBSCRIPTIONS distinct
+    topics the daemon reopens its socket (which frees them), says so, and a normal
+    subscriber, reconnected by ZeroMQ, hears the hits that follow."""
+    from timbrecast.daemon.publisher import MAX_SUBSCRIPTIONS
+
+    endpoint = free_endpoint()
+    sock = subscriber(endpoint)
+    daemon = start("--file", str(DEMO), "--endpoint", endpoint, "--sources", "kit")
+    attacker = zmq.Context.instance().socket(zmq.XSUB)
+    attacker.setsockopt(zmq.SNDHWM, 0)
+    attacker.connect(endpoint)
+    for i in range(MAX_SUBSCRIPTIONS + 500):
+        attacker.send(b"\x01" + f"onset/{i:08d}".encode())
+        if i % 1000 == 0:  # the same topic again: one distinct topic, however often
+            attacker.send(b"\x01onset/00000000")
+    attacker.close(linger=0)
+    events = collect(sock, daemon)
+    stderr = daemon.stderr.read()
+    assert daemon.returncode == 0, stderr
+    assert stderr.count("socket reset") >= 1
+    onsets = [e for e in events if isinstance(e, Onset)]
+    assert onsets and onsets[-1].seq == demo_hits() - 1  # heard to the end after the reset

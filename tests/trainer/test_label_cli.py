@@ -166,3 +166,16 @@ def test_an_unusable_cache_is_moved_aside_not_a_traceback(clips: Path, tmp_path:
     assert "Traceback" not in result.stderr
     assert (tmp_path / "c.db.unusable").read_bytes().startswith(b"this is not a database")
     assert len(read_rows(out)) == len(SAMPLE)
+
+
+def test_a_cache_that_cannot_be_opened_now_is_named_and_kept(clips: Path, tmp_path: Path) -> None:
+    """Not every database error is a damaged file: a cache that cannot be opened (here a
+    folder where the file should be) is a one-line error, and nothing is moved aside."""
+    cache = tmp_path / "c.db"
+    cache.mkdir()
+    result = run_label(str(clips), "--out", str(tmp_path / "labels.csv"), "--cache", str(cache))
+    assert result.returncode == 73
+    assert result.stderr.strip().splitlines() == [
+        f"trainer: label cache {cache}: unable to open database file"
+    ]
+    assert cache.is_dir() and not (tmp_path / "c.db.unusable").exists()
