@@ -8,15 +8,13 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import numpy as np
-
 from timbrecast.daemon import audiofile, bundled, config, exitcodes, runtime
+from timbrecast.daemon.analysis import Hit, Tally, analyze_files, tag_files
 from timbrecast.daemon.config import ConfigError, Settings
 from timbrecast.daemon.contract import (
     DESCRIPTORS,
@@ -30,9 +28,7 @@ from timbrecast.daemon.live import DeviceMissing, LiveInput, LiveInputError, dev
 from timbrecast.daemon.model import Model
 from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
-from timbrecast.daemon.pipeline import InferenceFailed, Pipeline, levels
-from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
-from timbrecast.daemon.progress import Progress
+from timbrecast.daemon.pipeline import InferenceFailed, Pipeline
 from timbrecast.daemon.protocol import End, Event, Onset, Timbre
 from timbrecast.daemon.publisher import (
     DEFAULT_ENDPOINT,
@@ -156,128 +152,23 @@ def run_settings(args: argparse.Namespace) -> Settings:
     return config.resolve(args.config, overrides)
 
 
-@dataclass
-class Tally:
-    """What became of the files of an ``analyze`` run: done, or skipped and why."""
-
-    done: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-
-def hit_record(name: str, event: Timbre) -> dict[str, Any]:
+def hit_record(path: Path, hit: Hit) -> dict[str, Any]:
     """One hit as ``analyze`` writes it (one JSON object per line)."""
     return {
-        "file": name,
-        "seq": event.seq,
-        "onset_s": round(event.stream_time_s, 6),
-        "peak_dbfs": round(event.peak_dbfs, 2),
-        "rms_dbfs": round(event.rms_dbfs, 2),
-        "audio_s": round(event.audio_s, 4),
-        "descriptors": {k: round(v, 3) for k, v in event.descriptors.items()},
-        "model_id": event.model_id,
+        "file": str(path),
+        "source": hit.source,
+        "seq": hit.seq,
+        "onset_s": round(hit.onset_s, 6),
+        "peak_dbfs": round(hit.peak_dbfs, 2),
+        "rms_dbfs": round(hit.rms_dbfs, 2),
+        "audio_s": round(hit.audio_s, 4),
+        "descriptors": {k: round(v, 3) for k, v in hit.descriptors.items()},
+        "model_id": hit.model_id,
     }
-
-
-def analyze_file(
-    path: Path, model: Model, settings: DetectorSettings, full_second: bool
-) -> list[dict[str, Any]]:
-    """Every hit in a file, through the live pipeline fed as fast as it goes."""
-    source = FileInput(path, realtime=False, block=4096)
-    described: list[Timbre] = []
-    lock = threading.Lock()
-
-    def sink(event: Event) -> None:
-        if isinstance(event, Timbre):
-            with lock:
-                described.append(event)
-
-    pipeline = Pipeline(
-        model, source.sample_rate, [path.stem], sink, settings, full_second, wait_for_model=True
-    )
-    for block in source:
-        pipeline.process(block.frames.mean(axis=1, keepdims=True), block.unix_ns)
-    pipeline.finish()
-    return [hit_record(str(path), e) for e in sorted(described, key=lambda e: e.seq)]
 
 
 class OutputError(OSError):
     """An output file that cannot be written; the message names it and why."""
-
-
-def oneshot_records(
-    paths: list[Path], model: Model, tally: Tally, stop: threading.Event
-) -> Iterator[list[dict[str, Any]]]:
-    """Each file as one hit, a model batch at a time: the fast way to tag a library."""
-    progress = Progress(len(paths), "tagging")
-    batch: list[tuple[np.ndarray, dict[str, Any]]] = []
-
-    def described() -> list[dict[str, Any]]:
-        values = model.predict(np.stack([clip for clip, _ in batch]))
-        records = []
-        for (_, record), row in zip(batch, values, strict=True):
-            record["descriptors"] = {
-                k: round(float(v), 3) for k, v in zip(DESCRIPTORS, row, strict=True)
-            }
-            records.append(record)
-        tally.done += len(batch)
-        batch.clear()
-        return records
-
-    for path in paths:
-        if stop.is_set():
-            break
-        progress.update()
-        try:
-            audio = audiofile.read(path)
-            clip = prepare(audio.frames, audio.sample_rate)
-        except audiofile.AudioFileError as exc:  # its message starts with the path
-            tally.skipped.append(str(exc))
-            continue
-        except PreprocessError as exc:
-            tally.skipped.append(f"{path}: {exc}")
-            continue
-        mono = to_mono(audio.frames)
-        peak, rms = levels(mono)
-        record = {
-            "file": str(path),
-            "onset_s": round(attack_index(mono) / audio.sample_rate, 6),
-            "peak_dbfs": round(peak, 2),
-            "rms_dbfs": round(rms, 2),
-            "audio_s": round(min(mono.size / audio.sample_rate, 1.0), 4),
-        }
-        batch.append((clip, record))
-        if len(batch) == model.batch:
-            yield described()
-    if batch:
-        yield described()
-    progress.close()
-
-
-def file_records(
-    paths: list[Path],
-    model: Model,
-    settings: DetectorSettings,
-    full_second: bool,
-    tally: Tally,
-    stop: threading.Event,
-) -> Iterator[list[dict[str, Any]]]:
-    """Every hit of each file, a file at a time."""
-    progress = Progress(len(paths), "analysing")
-    for path in paths:
-        if stop.is_set():
-            break
-        progress.update()
-        try:
-            records = analyze_file(path, model, settings, full_second)
-        except audiofile.AudioFileError as exc:  # its message starts with the path
-            tally.skipped.append(str(exc))
-            continue
-        except OSError as exc:
-            tally.skipped.append(f"{path}: {exc}")
-            continue
-        tally.done += 1
-        yield records
-    progress.close()
 
 
 def stop_on_signals() -> threading.Event:
@@ -321,13 +212,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     out = open_output(args.jsonl)
     hits = 0
     if args.oneshot:
-        batches = oneshot_records(paths, model, tally, stop)
+        batches = tag_files(paths, model, tally, stop)
     else:
-        batches = file_records(paths, model, settings, args.full_second, tally, stop)
+        batches = analyze_files(paths, model, settings, args.full_second, tally, stop)
     try:
-        for records in batches:
-            for record in records:
-                out.write(json.dumps(record) + "\n")
+        for batch in batches:
+            for path, hit in batch:
+                out.write(json.dumps(hit_record(path, hit)) + "\n")
                 hits += 1
             out.flush()
     finally:

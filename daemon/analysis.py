@@ -1,0 +1,243 @@
+"""The library's way in: the hits of a file, an array or a sample library, typed.
+
+    from timbrecast.daemon import analyze
+
+    for hit in analyze("take.wav"):
+        print(hit.onset_s, hit.descriptors["brightness"])
+
+It is the daemon's own ``Pipeline``, fed the audio as fast as it goes, so what it
+finds is what ``timbrecastd run`` publishes for the same audio (``timbrecastd
+analyze`` writes these hits as JSON lines). With ``oneshot=True`` the whole
+input is one hit, as a sample library's files are: no onset detection, the
+levels of the whole clip. docs/api.md shows it at work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from timbrecast.daemon import audiofile, bundled
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.inputs import FileInput
+from timbrecast.daemon.model import Model
+from timbrecast.daemon.modelfile import ModelContractError
+from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.daemon.pipeline import Pipeline, levels
+from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
+from timbrecast.daemon.progress import Progress
+from timbrecast.daemon.protocol import Event, Timbre
+
+#: Frames per block when a file is read as fast as it goes.
+OFFLINE_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One hit: its source and number, when (s from the start), how loud (the attack's
+    peak and RMS, dBFS), how much audio the model heard, and the seven descriptors
+    (0-100, in ``DESCRIPTORS`` order) with the model that gave them."""
+
+    source: str
+    seq: int
+    onset_s: float
+    peak_dbfs: float
+    rms_dbfs: float
+    audio_s: float
+    descriptors: dict[str, float]
+    model_id: str
+
+
+@dataclass
+class Tally:
+    """What became of the files of a run: how many were done, which skipped and why."""
+
+    done: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def load_model(model: Model | str | Path | None = None) -> Model:
+    """A model as given, read from a path, or the bundled default."""
+    if isinstance(model, Model):
+        return model
+    path = model or bundled.model()
+    if path is None:
+        raise ModelContractError("no model given and none bundled")
+    return Model(path)
+
+
+def analyze(
+    audio: str | Path | np.ndarray,
+    sample_rate: int | None = None,
+    *,
+    oneshot: bool = False,
+    model: Model | str | Path | None = None,
+    settings: DetectorSettings | None = None,
+    full_second: bool = False,
+) -> list[Hit]:
+    """Every hit of ``audio``: a file's path, or an array of samples (frames, or
+    frames x channels, any rate given as ``sample_rate``). Channels are mixed to one
+    source, named after the file (``in1`` for an array)."""
+    model = load_model(model)
+    if isinstance(audio, np.ndarray):
+        if sample_rate is None:
+            raise ValueError("an array needs its sample_rate")
+        frames = audio.reshape(len(audio), -1).astype(np.float32)
+        if oneshot:
+            return [oneshot_hit(frames, sample_rate, model, "in1")]
+        blocks = (frames[i : i + OFFLINE_BLOCK] for i in range(0, len(frames), OFFLINE_BLOCK))
+        return stream_hits(blocks, sample_rate, "in1", model, settings, full_second)
+    path = Path(audio)
+    if oneshot:
+        clip = audiofile.read(path)
+        return [oneshot_hit(clip.frames, clip.sample_rate, model, path.stem)]
+    return file_hits(path, model, settings, full_second)
+
+
+def stream_hits(
+    blocks: Iterator[np.ndarray],
+    sample_rate: int,
+    source: str,
+    model: Model,
+    settings: DetectorSettings | None,
+    full_second: bool,
+) -> list[Hit]:
+    """The pipeline over blocks of (frames, channels) samples, mixed to one source."""
+    described: list[Timbre] = []
+    lock = threading.Lock()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Timbre):
+            with lock:
+                described.append(event)
+
+    pipeline = Pipeline(
+        model, sample_rate, [source], sink, settings, full_second, wait_for_model=True
+    )
+    for block in blocks:
+        pipeline.process(block.mean(axis=1, keepdims=True))
+    pipeline.finish()
+    return [
+        Hit(
+            source=e.source,
+            seq=e.seq,
+            onset_s=e.stream_time_s,
+            peak_dbfs=e.peak_dbfs,
+            rms_dbfs=e.rms_dbfs,
+            audio_s=e.audio_s,
+            descriptors=dict(e.descriptors),
+            model_id=e.model_id,
+        )
+        for e in sorted(described, key=lambda e: e.seq)
+    ]
+
+
+def file_hits(
+    path: Path, model: Model, settings: DetectorSettings | None, full_second: bool
+) -> list[Hit]:
+    """Every hit of an audio file, read block by block."""
+    source = FileInput(path, realtime=False, block=OFFLINE_BLOCK)
+    blocks = (block.frames for block in source)
+    return stream_hits(blocks, source.sample_rate, path.stem, model, settings, full_second)
+
+
+def oneshot_hit(frames: np.ndarray, sample_rate: int, model: Model, source: str) -> Hit:
+    """A whole clip as one hit."""
+    return _described(model, [_oneshot(frames, sample_rate, source)])[0]
+
+
+def _oneshot(frames: np.ndarray, sample_rate: int, source: str) -> tuple[np.ndarray, dict]:
+    """The model input of a clip, and its hit's fields but the model's."""
+    clip = prepare(frames, sample_rate)
+    mono = to_mono(frames)
+    peak, rms = levels(mono)
+    return clip, {
+        "source": source,
+        "seq": 0,
+        "onset_s": attack_index(mono) / sample_rate,
+        "peak_dbfs": peak,
+        "rms_dbfs": rms,
+        "audio_s": min(mono.size / sample_rate, 1.0),
+    }
+
+
+def _described(model: Model, batch: list[tuple[np.ndarray, dict]]) -> list[Hit]:
+    """The batch's clips through the model, as hits."""
+    values = model.predict(np.stack([clip for clip, _ in batch]))
+    return [
+        Hit(
+            **fields,
+            descriptors=dict(zip(DESCRIPTORS, map(float, row), strict=True)),
+            model_id=model.model_id,
+        )
+        for (_, fields), row in zip(batch, values, strict=True)
+    ]
+
+
+def tag_files(
+    paths: list[Path], model: Model, tally: Tally, stop: threading.Event
+) -> Iterator[list[tuple[Path, Hit]]]:
+    """Each file as one hit, a model batch at a time: the fast way to tag a library.
+    Stops before the next file once ``stop`` is set; what fails is in ``tally``."""
+    progress = Progress(len(paths), "tagging")
+    batch: list[tuple[np.ndarray, dict]] = []
+    names: list[Path] = []
+
+    def flush() -> list[tuple[Path, Hit]]:
+        done = list(zip(names, _described(model, batch), strict=True))
+        tally.done += len(batch)
+        batch.clear()
+        names.clear()
+        return done
+
+    for path in paths:
+        if stop.is_set():
+            break
+        progress.update()
+        try:
+            clip = audiofile.read(path)
+            batch.append(_oneshot(clip.frames, clip.sample_rate, path.stem))
+        except audiofile.AudioFileError as exc:  # its message starts with the path
+            tally.skipped.append(str(exc))
+            continue
+        except PreprocessError as exc:
+            tally.skipped.append(f"{path}: {exc}")
+            continue
+        names.append(path)
+        if len(batch) == model.batch:
+            yield flush()
+    if batch:
+        yield flush()
+    progress.close()
+
+
+def analyze_files(
+    paths: list[Path],
+    model: Model,
+    settings: DetectorSettings | None,
+    full_second: bool,
+    tally: Tally,
+    stop: threading.Event,
+) -> Iterator[list[tuple[Path, Hit]]]:
+    """Every hit of each file, a file at a time; stops before the next file once
+    ``stop`` is set; what fails is in ``tally``."""
+    progress = Progress(len(paths), "analysing")
+    for path in paths:
+        if stop.is_set():
+            break
+        progress.update()
+        try:
+            hits = file_hits(path, model, settings, full_second)
+        except audiofile.AudioFileError as exc:  # its message starts with the path
+            tally.skipped.append(str(exc))
+            continue
+        except OSError as exc:
+            tally.skipped.append(f"{path}: {exc}")
+            continue
+        tally.done += 1
+        yield [(path, hit) for hit in hits]
+    progress.close()
