@@ -18,6 +18,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
+from tests import zmtp
 from tests.conftest import free_endpoint, script
 from timbrecast.daemon import bundled
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
@@ -265,12 +266,9 @@ def test_a_subscription_flood_neither_bloats_the_daemon_nor_starves_a_subscriber
     endpoint = free_endpoint()
     sock = subscriber(endpoint)
     daemon = start("--file", str(DEMO), "--endpoint", endpoint, "--sources", "kit")
-    attacker = zmq.Context.instance().socket(zmq.XSUB)
-    attacker.setsockopt(zmq.SNDHWM, 0)
-    attacker.connect(endpoint)
     for count, size in ((20_000, 10_240), (5_000, 1_024)):
-        for i in range(count):
-            attacker.send(b"\x01" + f"onset/{i:012d}".encode().ljust(size, b"x"))
+        topics = (f"onset/{i:012d}".encode().ljust(size, b"x") for i in range(count))
+        zmtp.flood(endpoint, topics)
     peak_kib = 0
     events = []
     while daemon.poll() is None:
@@ -279,7 +277,6 @@ def test_a_subscription_flood_neither_bloats_the_daemon_nor_starves_a_subscriber
         if sock.poll(50):
             events.append(decode(sock.recv_multipart()))
     events += collect(sock, daemon)
-    attacker.close(linger=0)
     assert daemon.returncode == 0
     onsets = [e for e in events if isinstance(e, Onset)]
     assert len(onsets) == demo_hits()
@@ -297,14 +294,11 @@ def test_too_many_distinct_topics_reset_the_socket_and_subscribers_come_back() -
     endpoint = free_endpoint()
     sock = subscriber(endpoint)
     daemon = start("--file", str(DEMO), "--endpoint", endpoint, "--sources", "kit")
-    attacker = zmq.Context.instance().socket(zmq.XSUB)
-    attacker.setsockopt(zmq.SNDHWM, 0)
-    attacker.connect(endpoint)
-    for i in range(MAX_SUBSCRIPTIONS + 500):
-        attacker.send(b"\x01" + f"onset/{i:08d}".encode())
-        if i % 1000 == 0:  # the same topic again: one distinct topic, however often
-            attacker.send(b"\x01onset/00000000")
-    attacker.close(linger=0)
+    # The same topic again every thousand: one distinct topic, however often.
+    topics = (
+        f"onset/{0 if i % 1000 == 999 else i:08d}".encode() for i in range(MAX_SUBSCRIPTIONS + 500)
+    )
+    zmtp.flood(endpoint, topics)
     events = collect(sock, daemon)
     stderr = daemon.stderr.read()
     assert daemon.returncode == 0, stderr
