@@ -5,6 +5,7 @@ edge install claims."""
 from __future__ import annotations
 
 import email.parser
+import os
 import shutil
 import subprocess
 import sys
@@ -104,9 +105,13 @@ def test_the_trainer_works_from_its_wheel(installed: Installed, tmp_path: Path) 
 def test_make_demo_from_a_copy_of_the_checkout(tmp_path: Path) -> None:
     clone = tmp_path / "timbrecast"
     shutil.copytree(REPO, clone, ignore=LOCAL_STATE)
+    # Under `make test` this runs inside make: its flags would make the inner make
+    # print "Entering/Leaving directory" lines a user's `make demo` does not.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
         ["make", "demo", f"PYTHON={sys.base_prefix}/bin/python3"],
         cwd=clone,
+        env=env,
         capture_output=True,
         text=True,
         timeout=1200,
