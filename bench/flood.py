@@ -24,16 +24,11 @@ import zmq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from realtime import high_water_mib  # noqa: E402
+
 from tests.conftest import free_endpoint, script  # noqa: E402
 from timbrecast.daemon import bundled  # noqa: E402
 from timbrecast.daemon.protocol import Onset, decode  # noqa: E402
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def flood(endpoint: str, count: int, size: int, done: threading.Event) -> None:
@@ -66,7 +61,7 @@ def one_run(count: int, size: int) -> dict[str, object]:
         threading.Thread(target=flood, args=(endpoint, count, size, done), daemon=True).start()
     onsets, peak = 0, 0.0
     while daemon.poll() is None:
-        peak = max(peak, peak_rss_mib(daemon.pid))
+        peak = max(peak, high_water_mib(daemon.pid) or 0.0)
         if sub.poll(50):
             onsets += isinstance(decode(sub.recv_multipart()), Onset)
     while sub.poll(300):

@@ -28,16 +28,11 @@ import zmq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from realtime import high_water_mib  # noqa: E402
+
 from tests.conftest import free_endpoint, script  # noqa: E402
 from timbrecast.daemon import bundled  # noqa: E402
 from timbrecast.daemon.protocol import End, Onset, Status, Timbre, decode  # noqa: E402
-
-
-def vm_hwm_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:
@@ -79,7 +74,9 @@ def main() -> int:
                     max_queue = max(max_queue, event.queue_depth)
                 ended = isinstance(event, End)
             if daemon.poll() is None:
-                samples.append((time.monotonic() - started, vm_hwm_mib(daemon.pid)))
+                peak = high_water_mib(daemon.pid)
+                if peak is not None:
+                    samples.append((time.monotonic() - started, peak))
             elif not sub.poll(2000):
                 break
         daemon.wait(60)

@@ -138,6 +138,16 @@ def open_subscriber(args: argparse.Namespace, kinds: Sequence[str] | None) -> Su
         raise BadConfig(str(exc)) from exc
 
 
+def going(subscriber: Subscriber, stop: threading.Event, count: int | None) -> bool:
+    """Whether a command's receive loop goes on: no signal, a stream not yet ended,
+    fewer than ``--count`` events so far."""
+    return (
+        not stop.is_set()
+        and not subscriber.finished
+        and (count is None or subscriber.counters.delivered < count)
+    )
+
+
 def curve_keys(server_key: Path | None, key: Path | None) -> CurveKeys | None:
     """The CURVE keys two options name, both or neither; ``BadConfig`` otherwise."""
     if server_key is None and key is None:

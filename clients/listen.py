@@ -226,11 +226,7 @@ def show_live(subscriber: Subscriber, args: argparse.Namespace) -> None:
 
     with Live(auto_refresh=False) as live:
         drawn = 0.0
-        while (
-            not stop.is_set()
-            and not subscriber.finished
-            and (args.count is None or subscriber.counters.delivered < args.count)
-        ):
+        while _cli.going(subscriber, stop, args.count):
             item = subscriber.recv(REFRESH_S)
             now = time.monotonic()
             if item is not None:

@@ -354,11 +354,7 @@ def bridge(args: argparse.Namespace) -> int:
         output = open_output(args)
         forward = MidiBridge(output, settings)
         try:
-            while (
-                not stop.is_set()
-                and not subscriber.finished
-                and (args.count is None or subscriber.counters.delivered < args.count)
-            ):
+            while _cli.going(subscriber, stop, args.count):
                 due = output.flush()
                 item = subscriber.recv(0.1 if due is None else min(due, 0.1))
                 if item is not None:

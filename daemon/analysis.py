@@ -15,9 +15,10 @@ levels of the whole clip. docs/api.md shows it at work.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from timbrecast.daemon.pipeline import Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.protocol import Event, Timbre
+
+T = TypeVar("T")
 
 #: Frames per block when a file is read as fast as it goes.
 OFFLINE_BLOCK = 4096
@@ -60,14 +63,19 @@ class Tally:
     skipped: list[str] = field(default_factory=list)
 
 
-def load_model(model: Model | str | Path | None = None) -> Model:
-    """A model as given, read from a path, or the bundled default."""
+def load_model(
+    model: Model | str | Path | None = None,
+    runtime_name: str | None = None,
+    threads: int | None = None,
+) -> Model:
+    """A model as given, read from a path, or the bundled default; the best runtime
+    installed and one thread unless named (empty counts as unnamed, as in settings)."""
     if isinstance(model, Model):
         return model
     path = model or bundled.model()
     if path is None:
-        raise ModelContractError("no model given and none bundled")
-    return Model(path)
+        raise ModelContractError("no model given and none bundled: pass --model FILE.tflite")
+    return Model(path, runtime_name=runtime_name or None, threads=threads or 1)
 
 
 def analyze(
@@ -178,41 +186,58 @@ def _described(model: Model, batch: list[tuple[np.ndarray, dict]]) -> list[Hit]:
     ]
 
 
-def tag_files(
-    paths: list[Path], model: Model, tally: Tally, stop: threading.Event
-) -> Iterator[list[tuple[Path, Hit]]]:
-    """Each file as one hit, a model batch at a time: the fast way to tag a library.
-    Stops before the next file once ``stop`` is set; what fails is in ``tally``."""
-    progress = Progress(len(paths), "tagging")
-    batch: list[tuple[np.ndarray, dict]] = []
-    names: list[Path] = []
-
-    def flush() -> list[tuple[Path, Hit]]:
-        done = list(zip(names, _described(model, batch), strict=True))
-        tally.done += len(batch)
-        batch.clear()
-        names.clear()
-        return done
-
+def _each(
+    paths: list[Path],
+    label: str,
+    tally: Tally,
+    stop: threading.Event,
+    work: Callable[[Path], T],
+    errors: tuple[type[Exception], ...],
+) -> Iterator[tuple[Path, T]]:
+    """``work(path)`` for each path, with a progress bar, until ``stop`` is set; a file
+    it cannot do (``errors``, or unreadable audio) is in ``tally`` with the reason."""
+    progress = Progress(len(paths), label)
     for path in paths:
         if stop.is_set():
             break
         progress.update()
         try:
-            clip = audiofile.read(path)
-            batch.append(_oneshot(clip.frames, clip.sample_rate, path.stem))
+            result = work(path)
         except audiofile.AudioFileError as exc:  # its message starts with the path
             tally.skipped.append(str(exc))
             continue
-        except PreprocessError as exc:
+        except errors as exc:
             tally.skipped.append(f"{path}: {exc}")
             continue
-        names.append(path)
+        yield path, result
+    progress.close()
+
+
+def _prepared(path: Path) -> tuple[np.ndarray, dict]:
+    audio = audiofile.read(path)
+    return _oneshot(audio.frames, audio.sample_rate, path.stem)
+
+
+def tag_files(
+    paths: list[Path], model: Model, tally: Tally, stop: threading.Event
+) -> Iterator[list[tuple[Path, Hit]]]:
+    """Each file as one hit, a model batch at a time: the fast way to tag a library.
+    Stops before the next file once ``stop`` is set; what fails is in ``tally``."""
+    batch: list[tuple[Path, tuple[np.ndarray, dict]]] = []
+
+    def flush() -> list[tuple[Path, Hit]]:
+        hits = _described(model, [prepared for _, prepared in batch])
+        done = [(path, hit) for (path, _), hit in zip(batch, hits, strict=True)]
+        tally.done += len(batch)
+        batch.clear()
+        return done
+
+    for path, prepared in _each(paths, "tagging", tally, stop, _prepared, (PreprocessError,)):
+        batch.append((path, prepared))
         if len(batch) == model.batch:
             yield flush()
     if batch:
         yield flush()
-    progress.close()
 
 
 def analyze_files(
@@ -225,19 +250,10 @@ def analyze_files(
 ) -> Iterator[list[tuple[Path, Hit]]]:
     """Every hit of each file, a file at a time; stops before the next file once
     ``stop`` is set; what fails is in ``tally``."""
-    progress = Progress(len(paths), "analysing")
-    for path in paths:
-        if stop.is_set():
-            break
-        progress.update()
-        try:
-            hits = file_hits(path, model, settings, full_second)
-        except audiofile.AudioFileError as exc:  # its message starts with the path
-            tally.skipped.append(str(exc))
-            continue
-        except OSError as exc:
-            tally.skipped.append(f"{path}: {exc}")
-            continue
+
+    def hits(path: Path) -> list[Hit]:
+        return file_hits(path, model, settings, full_second)
+
+    for path, found in _each(paths, "analysing", tally, stop, hits, (OSError,)):
         tally.done += 1
-        yield [(path, hit) for hit in hits]
-    progress.close()
+        yield [(path, hit) for hit in found]

@@ -11,10 +11,10 @@ import traceback
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 from timbrecast.daemon import audiofile, bundled, config, exitcodes, runtime
-from timbrecast.daemon.analysis import Hit, Tally, analyze_files, tag_files
+from timbrecast.daemon.analysis import Hit, Tally, analyze_files, load_model, tag_files
 from timbrecast.daemon.config import ConfigError, Settings
 from timbrecast.daemon.contract import (
     DESCRIPTORS,
@@ -93,15 +93,6 @@ def cmd_info(_: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def load_model(path: Path | str | None, runtime_name: str | None, threads: int | None) -> Model:
-    """The model at ``path``, or the bundled default."""
-    if not path:
-        path = bundled.model()
-        if path is None:
-            raise ConfigError("no model given and none bundled: pass --model FILE.tflite")
-    return Model(path, runtime_name=runtime_name or None, threads=threads or 1)
-
-
 def load_early(spec: str | None, runtime_name: str | None, threads: int | None) -> Model | None:
     """The early-estimate model: a file, ``none``, or (empty) the bundled one if any."""
     if spec == "none":
@@ -167,10 +158,6 @@ def hit_record(path: Path, hit: Hit) -> dict[str, Any]:
     }
 
 
-class OutputError(OSError):
-    """An output file that cannot be written; the message names it and why."""
-
-
 def stop_on_signals() -> threading.Event:
     """SIGTERM or Ctrl-C: finish the file at hand, write it, and stop there; a second
     Ctrl-C interrupts at once."""
@@ -186,16 +173,6 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def open_output(path: Path | None) -> TextIO:
-    """Standard output, or a file; one that cannot be written is named (exit 73)."""
-    if path is None:
-        return sys.stdout
-    try:
-        return path.open("w")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write it ({exc.strerror})") from exc
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Hits of files as JSON lines: onset, level, the seven descriptors.
 
@@ -209,7 +186,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     paths = expansion.files
     tally = Tally()
     stop = stop_on_signals()
-    out = open_output(args.jsonl)
+    out = exitcodes.open_output(args.jsonl) if args.jsonl else sys.stdout
     hits = 0
     if args.oneshot:
         batches = tag_files(paths, model, tally, stop)
@@ -696,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         ((ConfigError, ModelContractError, PublisherError, LiveInputError), exitcodes.CONFIG),
         ((runtime.RuntimeUnavailable, ImportError), exitcodes.UNAVAILABLE),
         ((audiofile.InputMissing, audiofile.AudioFileError), exitcodes.NO_INPUT),
-        ((OutputError,), exitcodes.CANT_CREATE),
+        ((exitcodes.OutputError,), exitcodes.CANT_CREATE),
         ((Exception,), exitcodes.SOFTWARE),
     ]
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import TextIO
 
 OK = 0
 #: Some inputs failed (unreadable audio, a teacher that gave no finite label);
@@ -24,6 +26,18 @@ SOFTWARE = 70
 CANT_CREATE = 73
 #: Bad configuration: an unknown key, a wrong type, a model the daemon cannot honour.
 CONFIG = 78
+
+
+class OutputError(OSError):
+    """An output file that cannot be written; the message names it and why (CANT_CREATE)."""
+
+
+def open_output(path: Path, newline: str | None = None) -> TextIO:
+    """``path`` opened for writing, or an ``OutputError`` naming it and the reason."""
+    try:
+        return path.open("w", newline=newline)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write it ({exc.strerror})") from exc
 
 
 def stdout_closed() -> int:

@@ -34,6 +34,7 @@ from timbrecast.daemon.protocol import END_OF_INPUT, End, Event, Onset, Status, 
 from timbrecast.daemon.segment import Segment, Segmenter
 
 Sink = Callable[[Event], None]
+STATUS_INTERVAL_S = 1.0
 #: Hits waiting for the model at most (each holds up to a second of audio: 64 of
 #: them at 48 kHz are 12 MB). Live, a backlog beyond it (a dense roll with
 #: --full-second on a slow board) is not described: counted in status as skipped,
@@ -44,9 +45,6 @@ MAX_QUEUED_HITS = 64
 class InferenceFailed(RuntimeError):
     """The inference worker stopped on an error: no hit can be described any more, so
     the pipeline refuses more audio and the daemon exits (and systemd restarts it)."""
-
-
-STATUS_INTERVAL_S = 1.0
 
 
 def dbfs(value: float) -> float:

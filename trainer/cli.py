@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
@@ -30,10 +31,6 @@ examples:
 exit statuses: 0 ok, 65 some inputs failed (the rest are written),
 66 an input path is missing, 69 the train extra is not installed.
 """
-
-
-class OutputError(OSError):
-    """An output that cannot be written; the message names it and why."""
 
 
 class Misused(ValueError):
@@ -74,12 +71,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     # Rows go to OUT.partial, each flushed as it comes: a killed run leaves them there
     # (and in the cache, so a rerun finishes at once) and never touches an older OUT.
     partial = args.out.with_name(args.out.name + ".partial")
-    try:
+    with contextlib.suppress(OSError):  # a folder that cannot be made is named just below
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        handle = partial.open("w", newline="")
-    except OSError as exc:
-        raise OutputError(f"{partial}: cannot write it ({exc.strerror})") from exc
-    with handle, progress:
+    with exitcodes.open_output(partial, newline="") as handle, progress:
         writer = csv.writer(handle)
         writer.writerow(["path", "key", *DESCRIPTORS])
         for outcome in label_clips(clips(), cache, args.jobs):
@@ -600,25 +594,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.OK
+    failures: list[tuple[tuple[type[Exception], ...], int]] = [
+        ((InputMissing,), exitcodes.NO_INPUT),
+        ((labelfile.LabelFileError,), exitcodes.DATA),
+        ((Misused,), exitcodes.CONFIG),
+        ((exitcodes.OutputError, LabelCacheError), exitcodes.CANT_CREATE),
+        ((ImportError,), exitcodes.UNAVAILABLE),
+    ]
     try:
         return args.func(args)
     except BrokenPipeError:
         return exitcodes.stdout_closed()
-    except InputMissing as exc:
+    except tuple(kind for kinds, _ in failures for kind in kinds) as exc:
         print(f"trainer: {exc}", file=sys.stderr)
-        return exitcodes.NO_INPUT
-    except labelfile.LabelFileError as exc:
-        print(f"trainer: {exc}", file=sys.stderr)
-        return exitcodes.DATA
-    except Misused as exc:
-        print(f"trainer: {exc}", file=sys.stderr)
-        return exitcodes.CONFIG
-    except (OutputError, LabelCacheError) as exc:
-        print(f"trainer: {exc}", file=sys.stderr)
-        return exitcodes.CANT_CREATE
-    except ImportError as exc:
-        print(f"trainer: {exc}", file=sys.stderr)
-        return exitcodes.UNAVAILABLE
+        return next(code for kinds, code in failures if isinstance(exc, kinds))
 
 
 if __name__ == "__main__":
