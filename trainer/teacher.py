@@ -19,10 +19,15 @@ in the process sees a changed librosa or numpy.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import tempfile
 import types
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -102,7 +107,39 @@ def _timbral_models() -> types.ModuleType:
         module.librosa = librosa_bridge
     for name in ("Timbral_Hardness", "Timbral_Roughness"):
         importlib.import_module(f"timbral_models.{name}").np = numpy_bridge
+    with _compile_lock():
+        _describe(timbral_models, _warm_up_hit(), SAMPLE_RATE)
     return timbral_models
+
+
+def compile_lock_path() -> Path:
+    """The lock file every process of this user shares (numba's cache is shared too)."""
+    return Path(tempfile.gettempdir()) / f"timbrecast-numba-{os.getuid()}.lock"
+
+
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    """Hold the lock under which one process at a time fills numba's cache."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: nothing runs the trainer there (README)
+        yield
+        return
+    with compile_lock_path().open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _warm_up_hit() -> np.ndarray:
+    """A decaying noise burst that takes every model through all of its kernels."""
+    rng = np.random.default_rng(0)
+    t = np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE
+    hit = rng.standard_normal(t.size) * np.exp(-t / 0.05)
+    hit[: SAMPLE_RATE // 20] = 0.0
+    return hit / np.max(np.abs(hit))
 
 
 def label(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> TeacherLabel:
@@ -113,12 +150,16 @@ def label(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> TeacherLabel:
     reverb model, which we do not use and which costs as much as two others.
     A NaN or infinite descriptor, or a model that fails, raises ``TeacherError``.
     """
-    tm = _timbral_models()
     samples = np.asarray(audio, dtype=np.float64)
     if samples.ndim != 1 or samples.size == 0:
         raise TeacherError(f"expected a non-empty mono clip, got shape {samples.shape}")
     if not np.all(np.isfinite(samples)):
         raise TeacherError("clip contains NaN or infinite samples")
+    return _describe(_timbral_models(), samples, sample_rate)
+
+
+def _describe(tm: types.ModuleType, samples: np.ndarray, sample_rate: int) -> TeacherLabel:
+    """The extractor's steps on a checked clip, with ``tm`` already bridged."""
     samples = tm.timbral_util.channel_reduction(samples)
     samples, fs = tm.timbral_util.check_upsampling(samples, sample_rate)
     models = {

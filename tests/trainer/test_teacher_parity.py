@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 import soundfile
 
 from timbrecast.daemon.contract import DESCRIPTORS
-from timbrecast.trainer.teacher import TeacherError, label
+from timbrecast.trainer.teacher import TeacherError, _compile_lock, compile_lock_path, label
 
 TOLERANCE = 0.01
 
@@ -65,3 +67,24 @@ def test_bad_clips_raise_a_teacher_error(audio: np.ndarray, message: str) -> Non
 def test_silence_is_a_teacher_error_not_a_crash() -> None:
     with pytest.raises(TeacherError):
         label(np.zeros(16000))
+
+
+LOCK_PROBE = """
+import fcntl, sys
+handle = open(sys.argv[1], "a")
+try:
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit(3)
+"""
+
+
+def test_first_use_fills_numba_cache_under_one_lock_for_all_processes() -> None:
+    """numba/numba#10128: two processes compiling librosa's gufuncs at once can leave a
+    mismatched cache pair that segfaults every later process. While one process
+    warms the teacher up, another cannot take the lock (so it waits, then reads)."""
+    probe = [sys.executable, "-c", LOCK_PROBE, str(compile_lock_path())]
+    with _compile_lock():
+        held = subprocess.run(probe, check=False)
+    free = subprocess.run(probe, check=False)
+    assert (held.returncode, free.returncode) == (3, 0)
