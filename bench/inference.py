@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from timbrecast.daemon import audiofile
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.inference import Model
 from timbrecast.daemon.preprocess import prepare
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "teacher-parity"

@@ -334,7 +334,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python bench/onsets.py --grooves 96 --out onsets.md\n"
         "  python bench/onsets.py --seed 1 --grooves 48 --only ours --set MASK_RATIO=0.4 "
-        "--set min_interval_s=0.03",
+        "--set min_interval=0.03",
     )
     parser.add_argument("--grooves", type=int, default=96, help="grooves to render (default 96)")
     parser.add_argument("--seed", type=int, default=0, help="the whole benchmark follows from it")
@@ -353,7 +353,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override one of our settings (threshold, floor_db, min_interval_s) or a "
+        help="override one of our settings (threshold, floor_db, min_interval) or a "
         "constant of daemon/onset.py (MASK_RATIO, ...); repeatable",
     )
     args = parser.parse_args()

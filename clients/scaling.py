@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from timbrecast.daemon.protocol import DESCRIPTORS
 
-#: The daemon's default onset floor (RMS dBFS): a hit just loud enough to be
-#: detected maps to the lowest velocity.
+#: Peak level (dBFS) that maps to the lowest velocity. The daemon's onset floor
+#: is -70 dBFS on a frame's RMS; the quietest hits it lets through peak near -60.
 DEFAULT_FLOOR_DB = -60.0
 
 

@@ -35,9 +35,11 @@ import zmq
 import zmq.asyncio
 
 from timbrecast.daemon.protocol import (
+    DEFAULT_ENDPOINT,
     END_OF_INPUT,
     KINDS,
     SCHEMA_VERSION,
+    STATUS_INTERVAL_S,
     End,
     Event,
     Onset,
@@ -47,7 +49,6 @@ from timbrecast.daemon.protocol import (
     decode,
 )
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 #: Messages queued per connection before ZeroMQ drops; at a few hundred bytes a
 #: message this is well under a megabyte, and ten seconds of a busy drummer.
 DEFAULT_RCVHWM = 1000
@@ -60,9 +61,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 #: messages skipped and counted (``Counters.too_many_sources``). Against a rogue
 #: publisher, name the sources wanted (``sources=``): others are filtered first.
 MAX_SOURCES = 4096
-#: Status messages come once a second; three missed ones mean the source is gone
-#: rather than late.
-DEFAULT_SILENCE_S = 3.0
+#: Three missed status messages mean the source is gone rather than late.
+DEFAULT_SILENCE_S = 3 * STATUS_INTERVAL_S
 
 __all__ = [
     "DEFAULT_ENDPOINT",

@@ -23,10 +23,9 @@ from typing import TypeVar
 import numpy as np
 
 from timbrecast.daemon import audiofile, bundled
-from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.contract import DESCRIPTORS, ModelContractError
+from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import FileInput
-from timbrecast.daemon.model import Model
-from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
 from timbrecast.daemon.pipeline import Pipeline, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono

@@ -22,16 +22,15 @@ from timbrecast.daemon.contract import (
     NORMALISATION,
     PREPROCESS_VERSION,
     SAMPLE_RATE,
+    ModelContractError,
 )
+from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
 from timbrecast.daemon.live import DeviceMissing, LiveInput, LiveInputError, devices, find_device
-from timbrecast.daemon.model import Model
-from timbrecast.daemon.modelfile import ModelContractError
 from timbrecast.daemon.onset import DetectorSettings
 from timbrecast.daemon.pipeline import InferenceFailed, Pipeline
-from timbrecast.daemon.protocol import End, Event, Onset, Timbre
+from timbrecast.daemon.protocol import DEFAULT_ENDPOINT, End, Event, Onset, Timbre
 from timbrecast.daemon.publisher import (
-    DEFAULT_ENDPOINT,
     Publisher,
     PublisherError,
     PublisherFailed,
@@ -111,7 +110,7 @@ def detector_settings(args: argparse.Namespace) -> DetectorSettings:
     given = {
         "threshold": args.threshold,
         "floor_db": args.floor_db,
-        "min_interval_s": args.min_interval,
+        "min_interval": args.min_interval,
     }
     try:
         return DetectorSettings(**{k: v for k, v in given.items() if v is not None})
@@ -460,7 +459,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", type=Path, help="a .tflite exported by `trainer export`")
     group.add_argument(
         "--runtime",
-        choices=[name for name, _ in runtime.RUNTIMES],
+        choices=runtime.NAMES,
         help="TFLite runtime (default: the best installed)",
     )
     group.add_argument("--threads", type=int, help="inference threads (default 1)")
@@ -493,7 +492,7 @@ def add_detector_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--min-interval",
         type=float,
-        help=f"retrigger guard in seconds (default {defaults.min_interval_s})",
+        help=f"retrigger guard in seconds (default {defaults.min_interval})",
     )
     group.add_argument(
         "--full-second",

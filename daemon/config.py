@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.daemon import runtime
+from timbrecast.daemon.onset import DETECTOR_LIMITS, DetectorSettings
+from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,7 +28,6 @@ else:
     import tomli as tomllib
 
 DEFAULT_PATH = Path("/etc/timbrecast/timbrecast.toml")
-RUNTIMES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
 
 
 class ConfigError(ValueError):
@@ -69,6 +70,14 @@ def _in(table: str, check: Check | None = None, reload: bool = False) -> dict[st
     return {"table": table, "check": check, "reload": reload}
 
 
+_DETECTOR = DetectorSettings()
+
+
+def _detection(name: str) -> dict[str, Any]:
+    """A detector setting: its range is the detector's own, and SIGHUP reloads it."""
+    return _in("detection", _between(*DETECTOR_LIMITS[name]), reload=True)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``timbrecastd run`` needs; see ``systemd/timbrecast.toml``."""
@@ -78,15 +87,15 @@ class Settings:
     rate: int = field(default=0, metadata=_in("input", _between(0, 384_000)))
     sources: tuple[str, ...] = field(default=(), metadata=_in("input", _source_names))
     block: int = field(default=128, metadata=_in("input", _between(16, 8192)))
-    threshold: float = field(default=0.015, metadata=_in("detection", _between(1e-6, 10), True))
-    floor_db: float = field(default=-70.0, metadata=_in("detection", _between(-120, 0), True))
-    min_interval: float = field(default=0.030, metadata=_in("detection", _between(0.005, 2), True))
+    threshold: float = field(default=_DETECTOR.threshold, metadata=_detection("threshold"))
+    floor_db: float = field(default=_DETECTOR.floor_db, metadata=_detection("floor_db"))
+    min_interval: float = field(default=_DETECTOR.min_interval, metadata=_detection("min_interval"))
     full_second: bool = field(default=False, metadata=_in("detection"))
     model: str = field(default="", metadata=_in("model"))
     early_model: str = field(default="", metadata=_in("model"))
-    runtime: str = field(default="", metadata=_in("model", _one_of("", *RUNTIMES)))
+    runtime: str = field(default="", metadata=_in("model", _one_of("", *runtime.NAMES)))
     threads: int = field(default=1, metadata=_in("model", _between(1, 64)))
-    endpoint: str = field(default="tcp://127.0.0.1:5556", metadata=_in("publish"))
+    endpoint: str = field(default=DEFAULT_ENDPOINT, metadata=_in("publish"))
     connect: bool = field(default=False, metadata=_in("publish"))
     hwm: int = field(default=1000, metadata=_in("publish", _between(1, 10_000_000)))
     allow_network: bool = field(default=False, metadata=_in("publish"))

@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Mapping
 
-STATUS_INTERVAL_S = 1.0
+from timbrecast.daemon.protocol import STATUS_INTERVAL_S
 
 
 class Notifier:

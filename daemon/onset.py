@@ -16,7 +16,7 @@ seed, 0.903 against 0.917.)
 Peak picking without look-ahead: an onset fires on the first frame whose flux
 exceeds both ``threshold + RATIO * median(recent flux)`` and ``MASK_RATIO`` of a
 decaying memory of recent flux peaks, while the frame is louder than the noise
-floor and no onset fired in the last ``min_interval_s``. The
+floor and no onset fired in the last ``min_interval``. The
 detection frame ends a few ms after the attack, so the onset is then placed back
 on the attack in the waveform: walking back from the peak so far, the sample where
 the 1 ms envelope last rose through a fifth of the way from the level before the
@@ -29,7 +29,7 @@ with another seed (``--seed 1``) than the one its reported figures use (0).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -60,20 +60,28 @@ class DetectorSettings:
 
     ``threshold``: flux above the adaptive median needed for an onset (lower is
     more sensitive). ``floor_db``: frames quieter than this (RMS dBFS) never
-    start an onset. ``min_interval_s``: the retrigger guard.
+    start an onset. ``min_interval`` (s): the retrigger guard. Each takes the
+    values in ``LIMITS``, the same in the settings file and on the command line.
     """
 
     threshold: float = 0.015
     floor_db: float = -70.0
-    min_interval_s: float = 0.030
+    min_interval: float = 0.030
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 10.0:
-            raise ValueError(f"threshold {self.threshold} is outside (0, 10)")
-        if not -120.0 <= self.floor_db <= 0.0:
-            raise ValueError(f"floor_db {self.floor_db} is outside -120..0")
-        if not 0.005 <= self.min_interval_s <= 2.0:
-            raise ValueError(f"min_interval_s {self.min_interval_s} is outside 0.005..2")
+        for f in fields(self):
+            low, high = DETECTOR_LIMITS[f.name]
+            value = getattr(self, f.name)
+            if not low <= value <= high:
+                raise ValueError(f"{f.name} {value} is outside {low:g}..{high:g}")
+
+
+#: The range of each detector setting.
+DETECTOR_LIMITS: dict[str, tuple[float, float]] = {
+    "threshold": (1e-6, 10.0),
+    "floor_db": (-120.0, 0.0),
+    "min_interval": (0.005, 2.0),
+}
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ class OnsetDetector:
         startup = frame_end - self.hop < self.frame
         margin = STARTUP_MARGIN_DB if startup else 0.0
         loud = level_db > settings.floor_db + margin
-        guard = round(settings.min_interval_s * self.sample_rate)
+        guard = round(settings.min_interval * self.sample_rate)
         threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
         if flux <= threshold or not loud:
             return None

@@ -27,14 +27,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from timbrecast.daemon.contract import DESCRIPTORS
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.inference import Model
 from timbrecast.daemon.onset import DetectorSettings, OnsetDetector, OnsetEvent
 from timbrecast.daemon.preprocess import PREROLL_S, PreprocessError, early, prepare
-from timbrecast.daemon.protocol import END_OF_INPUT, End, Event, Onset, Status, Timbre
+from timbrecast.daemon.protocol import (
+    END_OF_INPUT,
+    STATUS_INTERVAL_S,
+    End,
+    Event,
+    Onset,
+    Status,
+    Timbre,
+)
 from timbrecast.daemon.segment import Segment, Segmenter
 
 Sink = Callable[[Event], None]
-STATUS_INTERVAL_S = 1.0
 #: Hits waiting for the model at most (each holds up to a second of audio: 64 of
 #: them at 48 kHz are 12 MB). Live, a backlog beyond it (a dense roll with
 #: --full-second on a slow board) is not described: counted in status as skipped,
@@ -138,7 +145,6 @@ class Pipeline:
         self.overruns = 0
         self.invalid_samples = 0
         self.inference_ms = 0.0
-        self.batches = 0
         self.state = "running"
         self.failure: InferenceFailed | None = None
         self._anchor: tuple[int, int] | None = None
@@ -359,7 +365,6 @@ class Pipeline:
         values = model.predict(np.stack(clips))
         if not jobs[0].provisional:
             self.inference_ms = (time.perf_counter() - started) * 1000.0 / len(clips)
-            self.batches += len(clips) > 1
         for job, row in zip(ready, values, strict=True):
             channel = self._channel(job.source)
             if not job.provisional:

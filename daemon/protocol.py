@@ -18,16 +18,22 @@ from typing import Any, ClassVar, get_type_hints
 
 import msgpack
 
-from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.contract import DESCRIPTORS, the_seven
 
 SCHEMA_VERSION = 1
+#: Where a daemon publishes unless told otherwise, and so where a client looks.
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+#: Each source's status is sent this often: a subscriber's silence watch counts on it.
+STATUS_INTERVAL_S = 1.0
 
 __all__ = [
+    "DEFAULT_ENDPOINT",
     "DESCRIPTORS",
     "END_OF_INPUT",
     "KINDS",
     "SCHEMA_VERSION",
     "SHUTDOWN",
+    "STATUS_INTERVAL_S",
     "End",
     "Event",
     "Onset",
@@ -191,7 +197,7 @@ def _build(cls: type[Event], source: str, body: Mapping[str, Any]) -> Event:
         values[field.name] = value
     if cls is Timbre:
         descriptors = values["descriptors"]
-        if not isinstance(descriptors, Mapping) or set(descriptors) != set(DESCRIPTORS):
+        if not isinstance(descriptors, Mapping) or not the_seven(descriptors):
             raise ProtocolError("timbre message does not carry the seven descriptors")
         for name, value in descriptors.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -33,10 +33,9 @@ from collections.abc import Callable
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-from timbrecast.daemon.protocol import Event, encode
+from timbrecast.daemon.protocol import DEFAULT_ENDPOINT, Event, encode
 from timbrecast.daemon.security import Curve, secure
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 DEFAULT_HWM = 1000
 #: The largest message a peer may send: a subscription is a flag byte and a topic
 #: prefix (``status/`` and a 64-character source name take 72), but ZeroMQ applies

@@ -19,6 +19,8 @@ RUNTIMES: tuple[tuple[str, str], ...] = (
     ("tflite-runtime", "tflite_runtime.interpreter"),
     ("tensorflow", "tensorflow.lite"),
 )
+#: The names a user may ask for (``--runtime``, ``runtime =`` in settings).
+NAMES = tuple(name for name, _ in RUNTIMES)
 
 
 class RuntimeUnavailable(ImportError):
@@ -51,8 +53,7 @@ def load(preferred: str | None = None) -> Runtime:
     """The best installed runtime, or ``preferred`` if named."""
     candidates = [r for r in RUNTIMES if preferred in (None, r[0])]
     if not candidates:
-        names = ", ".join(name for name, _ in RUNTIMES)
-        raise RuntimeUnavailable(f"unknown runtime {preferred!r} (known: {names})")
+        raise RuntimeUnavailable(f"unknown runtime {preferred!r} (known: {', '.join(NAMES)})")
     for name, module in candidates:
         if not _spec_exists(module):
             continue

@@ -77,7 +77,6 @@ class Service:
         self.reread = reread
         self.notifier = notifier or Notifier()
         self.control = control or Control(threading.Event(), threading.Event())
-        self.reloads = 0
         self._ready = False
 
     def run(self) -> None:
@@ -120,7 +119,6 @@ class Service:
             else:
                 self.settings = wanted
                 self.pipeline.reload(wanted.detector)
-                self.reloads += 1
                 log(
                     f"reloaded: threshold {wanted.threshold}, floor {wanted.floor_db} dBFS, "
                     f"min interval {wanted.min_interval} s"

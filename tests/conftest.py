@@ -143,8 +143,7 @@ def tiny_keras(drum_clips):
 
 
 def contract_for(raw: bytes, **changes):
-    from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION
-    from timbrecast.daemon.modelfile import ModelContract
+    from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION, ModelContract
     from timbrecast.trainer.export import model_id
 
     fields = {

@@ -492,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groove.set_defaults(func=cmd_groove)
 
-    from timbrecast.trainer.models import ARCHITECTURES, DEFAULT
+    from timbrecast.trainer.architectures import ARCHITECTURES, DEFAULT
 
     train = commands.add_parser(
         "train",

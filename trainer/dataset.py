@@ -8,26 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION
+from timbrecast.daemon.contract import LABEL_SCALE
 from timbrecast.trainer import corpus
 from timbrecast.trainer.split import Split
-
-LOW = np.array([NORMALISATION[d].low for d in DESCRIPTORS], dtype=np.float32)
-SPAN = np.array(
-    [NORMALISATION[d].high - NORMALISATION[d].low for d in DESCRIPTORS], dtype=np.float32
-)
-
-
-def normalise(points: np.ndarray) -> np.ndarray:
-    """0-100 labels to the seed's min-max scale. The teacher's values outside
-    0-100 (it gives a few negative boominess and sharpness values) are clipped
-    first: 0-100 is what the daemon publishes, so it is what the model learns."""
-    return (np.clip(points, 0.0, 100.0) - LOW) / SPAN
-
-
-def denormalise(values: np.ndarray) -> np.ndarray:
-    return np.clip(LOW + values * SPAN, 0.0, 100.0)
-
 
 #: Corpus parts besides the real hits, which ``trainer train --without`` can drop.
 PARTS = ("augmented", "synthetic")
@@ -77,5 +60,5 @@ def load_split(store: Path, split: Split | None = None) -> dict[str, Part]:
         chosen = np.asarray(indices)
         points = np.array([entries[i].labels for i in indices], dtype=np.float32)
         waveforms = clips[chosen].astype(np.float32) / 32767.0
-        parts[side] = Part(waveforms, normalise(points), [entries[i] for i in indices])
+        parts[side] = Part(waveforms, LABEL_SCALE.normalise(points), [entries[i] for i in indices])
     return parts

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, SAMPLE_RATE
-from timbrecast.daemon.model import Model
-from timbrecast.daemon.modelfile import read_contract
-from timbrecast.daemon.preprocess import PREROLL_S, early, zero_padded
-from timbrecast.trainer.dataset import SPAN, Part, denormalise, normalise
+from timbrecast.daemon.contract import DESCRIPTORS, LABEL_SCALE, early_ms_of
+from timbrecast.daemon.inference import Model
+from timbrecast.daemon.preprocess import early, zero_padded
+from timbrecast.daemon.tflitemeta import read_contract
+from timbrecast.trainer.dataset import Part
 
 
 @dataclass(frozen=True)
@@ -43,26 +43,26 @@ def predict(model_path: Path, clips: np.ndarray) -> np.ndarray:
 
     An early-estimate model is fed what it would hear of each (full) clip.
     """
-    early_ms = early_ms_of(model_path)
+    early_ms = reads_ms(model_path)
     if early_ms is not None:
         clips = early(clips, early_ms)
     if model_path.suffix == ".tflite":
-        return normalise(Model(model_path, batch=32).predict(clips))
+        return LABEL_SCALE.normalise(Model(model_path, batch=32).predict(clips))
     import tensorflow as tf
 
     keras = tf.keras.models.load_model(model_path)
     raw = keras.predict(clips[..., None], batch_size=64, verbose=0)
-    return normalise(denormalise(raw))
+    return LABEL_SCALE.normalise(LABEL_SCALE.points(raw))
 
 
-def early_ms_of(model_path: Path) -> float | None:
+def reads_ms(model_path: Path) -> float | None:
     """How many ms after the attack a model reads (``None``: the whole second)."""
     if model_path.suffix == ".tflite":
         return read_contract(model_path.read_bytes()).early_ms
     import tensorflow as tf
 
     length = int(tf.keras.models.load_model(model_path).input_shape[1])
-    return None if length == INPUT_LENGTH else round((length / SAMPLE_RATE - PREROLL_S) * 1000, 3)
+    return early_ms_of(length)
 
 
 #: Milliseconds after the attack at which the early curve is measured.
@@ -81,7 +81,7 @@ def early_curve(
             "mae"
         ]
     for path in early_models:
-        ms = early_ms_of(path)
+        ms = reads_ms(path)
         assert ms is not None, f"{path} is not an early-estimate model"
         predicted = predict(path, part.clips)
         curves.setdefault("early models", {})[ms] = metrics(predicted, part, train_targets).overall[
@@ -136,7 +136,7 @@ def metrics(predicted: np.ndarray, part: Part, train_targets: np.ndarray) -> Met
     )
     return Metrics(
         mae=error.mean(axis=0),
-        mae_points=error.mean(axis=0) * SPAN,
+        mae_points=error.mean(axis=0) * LABEL_SCALE.span,
         pearson=pearson,
         baseline=np.abs(median - targets).mean(axis=0),
         count=len(part),

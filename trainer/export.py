@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from timbrecast.daemon.modelfile import METADATA_NAME, ModelContract
+from timbrecast.daemon.contract import ModelContract
+from timbrecast.daemon.tflitemeta import METADATA_NAME
 from timbrecast.trainer.split import Split
 
 if TYPE_CHECKING:
@@ -90,21 +91,19 @@ def export(
 
     from timbrecast.daemon.contract import (
         DESCRIPTORS,
-        INPUT_LENGTH,
+        LABEL_SCALE,
         NORMALISATION,
         PREPROCESS_VERSION,
         SAMPLE_RATE,
+        early_ms_of,
     )
-    from timbrecast.daemon.model import Model
-    from timbrecast.daemon.preprocess import PREROLL_S
-    from timbrecast.trainer.dataset import load_split, normalise
+    from timbrecast.daemon.inference import Model
+    from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import inputs
 
     keras = tf.keras.models.load_model(model_path)
     length = int(keras.input_shape[1])
-    early_ms = None
-    if length != INPUT_LENGTH:
-        early_ms = round((length / SAMPLE_RATE - PREROLL_S) * 1000, 3)
+    early_ms = early_ms_of(length)
     parts = load_split(store, split)
     train, validation = parts["train"], parts["validation"]
     rng = np.random.default_rng(0)
@@ -117,7 +116,7 @@ def export(
             model_id=model_id(keras.name, kind, raw),
             architecture=keras.name,
             descriptors=DESCRIPTORS,
-            normalisation={k: (v.low, v.high) for k, v in NORMALISATION.items()},
+            normalisation={k: tuple(v) for k, v in NORMALISATION.items()},
             sample_rate=SAMPLE_RATE,
             input_length=length,
             preprocess_version=PREPROCESS_VERSION,
@@ -130,7 +129,9 @@ def export(
         with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
             handle.write(content)
             handle.flush()
-            predicted = normalise(Model(handle.name, batch=32).predict(validation_inputs))
+            predicted = LABEL_SCALE.normalise(
+                Model(handle.name, batch=32).predict(validation_inputs)
+            )
         return float(np.abs(predicted - validation.targets).mean())
 
     reference = convert(keras, "none")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.trainer import models
+from timbrecast.trainer import architectures
 from timbrecast.trainer.dataset import Part
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    arch: str = models.DEFAULT
+    arch: str = architectures.DEFAULT
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -69,7 +69,7 @@ def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path)
     tf.keras.utils.set_random_seed(settings.seed)
     tf.config.experimental.enable_op_determinism()
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = models.build(settings.arch, settings.early_ms)
+    model = architectures.build(settings.arch, settings.early_ms)
     model.compile(optimizer=tf.keras.optimizers.Adam(settings.learning_rate), loss="mae")
     callbacks = [
         tf.keras.callbacks.EarlyStopping(

@@ -62,7 +62,7 @@ def test_a_flam_is_one_hit_unless_the_guard_is_lowered(parity_dir: Path) -> None
     snare = sample(parity_dir, "Snare-Hard")
     flam = play([(LEAD_S, snare, 0.4), (LEAD_S + 0.027, snare, 0.9)], 1.5)
     assert onsets(flam) == [pytest.approx(LEAD_S, abs=0.002)]
-    both = onsets(flam, DetectorSettings(min_interval_s=0.010))
+    both = onsets(flam, DetectorSettings(min_interval=0.010))
     assert both == [pytest.approx(LEAD_S, abs=0.002), pytest.approx(LEAD_S + 0.027, abs=0.002)]
 
 

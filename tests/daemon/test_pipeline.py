@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from timbrecast.daemon.contract import DESCRIPTORS
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.inference import Model
 from timbrecast.daemon.pipeline import Pipeline
 from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
 from timbrecast.trainer.synth import groove
@@ -155,7 +155,8 @@ def test_an_early_model_gives_each_hit_a_provisional_estimate_first(
 
 
 def test_the_early_contract_is_checked(tiny_early) -> None:
-    from timbrecast.daemon.modelfile import ModelContractError, read_contract
+    from timbrecast.daemon.contract import ModelContractError
+    from timbrecast.daemon.tflitemeta import read_contract
 
     contract = read_contract(tiny_early.read_bytes())
     assert contract.early_ms == 25.0 and contract.input_length == 480

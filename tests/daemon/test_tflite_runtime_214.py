@@ -20,13 +20,13 @@ import pytest
 
 from tests.conftest import REPO
 from timbrecast.daemon import bundled
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.inference import Model
 
 RUN = """
 import json, sys
 import numpy as np
 from timbrecast.daemon import runtime
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.inference import Model
 clips = np.load(sys.argv[1])
 out = {"installed": runtime.installed()}
 for path in sys.argv[2:]:

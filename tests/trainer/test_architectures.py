@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import script
-from timbrecast.daemon.model import Model
+from timbrecast.daemon.contract import LABEL_SCALE
+from timbrecast.daemon.inference import Model
 from timbrecast.trainer import corpus, hydrogen, synth
-from timbrecast.trainer.dataset import denormalise, load_split
+from timbrecast.trainer.architectures import ARCHITECTURES, SEED_PARAMETERS, build
+from timbrecast.trainer.dataset import load_split
 from timbrecast.trainer.labelcache import LabelCache
-from timbrecast.trainer.models import ARCHITECTURES, SEED_PARAMETERS, build
 from timbrecast.trainer.split import Split
 from timbrecast.trainer.train import TrainSettings, train
 
@@ -76,7 +77,7 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
     assert model.contract.metrics["quantize"] == "int8"
     keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
     clips = parts["validation"].clips
-    expected = denormalise(keras.predict(clips[..., None], verbose=0))
+    expected = LABEL_SCALE.points(keras.predict(clips[..., None], verbose=0))
     got = model.predict(clips)
     assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"
     assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.95
@@ -101,7 +102,7 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
     model = Model(out)
     assert model.contract.early_ms == 25.0 and model.contract.input_length == 480
     clips = early(parts["validation"].clips, 25.0)
-    expected = denormalise(keras.predict(clips[..., None], verbose=0))
+    expected = LABEL_SCALE.points(keras.predict(clips[..., None], verbose=0))
     assert np.abs(model.predict(clips) - expected).mean() < 3.0
     curves = early_curve(out, [out], parts["validation"], parts["train"].targets)
     assert set(curves["early models"]) == {25.0}

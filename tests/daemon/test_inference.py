@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import contract_for
-from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION
-from timbrecast.daemon.model import Model
-from timbrecast.daemon.modelfile import ModelContractError, read_contract
+from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION, ModelContractError
+from timbrecast.daemon.inference import Model
+from timbrecast.daemon.tflitemeta import read_contract
 from timbrecast.trainer.export import convert, embed_contract
 
 LOW = np.array([NORMALISATION[d].low for d in DESCRIPTORS])

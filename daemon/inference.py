@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from timbrecast.daemon import runtime
-from timbrecast.daemon.contract import DESCRIPTORS
-from timbrecast.daemon.modelfile import ModelContract, ModelContractError, read_contract
+from timbrecast.daemon.contract import DESCRIPTORS, ModelContract, ModelContractError, Scale
 from timbrecast.daemon.quiet import quiet_stderr
+from timbrecast.daemon.tflitemeta import read_contract
 
 
 class Model:
@@ -48,9 +48,7 @@ class Model:
             raise ModelContractError(
                 f"model {path}: {self.runtime.name} cannot load it ({exc})"
             ) from exc
-        low = np.array([self.contract.normalisation[d][0] for d in self.contract.descriptors])
-        high = np.array([self.contract.normalisation[d][1] for d in self.contract.descriptors])
-        self._low, self._span = low, high - low
+        self._scale = Scale.of(self.contract.normalisation)
         self._order = [self.contract.descriptors.index(d) for d in DESCRIPTORS]
 
     @property
@@ -106,5 +104,4 @@ class Model:
         if target["dtype"] != np.float32:
             scale, zero = target["quantization"]
             raw = (raw - zero) * scale
-        values = self._low + raw.reshape(len(clips), -1) * self._span
-        return np.clip(values[:, self._order], 0.0, 100.0)
+        return self._scale.points(raw.reshape(len(clips), -1)[:, self._order])
