@@ -9,13 +9,14 @@ It is the daemon's own ``Pipeline``, fed the audio as fast as it goes, so what i
 finds is what ``timbrecastd run`` publishes for the same audio (``timbrecastd
 analyze`` writes these hits as JSON lines). With ``oneshot=True`` the whole
 input is one hit, as a sample library's files are: no onset detection, the
-levels of the whole clip. docs/api.md shows it at work.
+levels of the whole clip, built into a hit by the same code as the pipeline's
+timbre messages. docs/api.md shows it at work.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -23,19 +24,17 @@ from typing import TypeVar
 import numpy as np
 
 from timbrecast.daemon import audiofile, bundled
-from timbrecast.daemon.contract import DESCRIPTORS, ModelContractError
+from timbrecast.daemon.config import source_names
+from timbrecast.daemon.contract import ModelContractError
 from timbrecast.daemon.inference import Model
-from timbrecast.daemon.inputs import FileInput
+from timbrecast.daemon.inputs import OFFLINE_BLOCK, ArrayInput, FileInput, Input, Mixed
 from timbrecast.daemon.onset import DetectorSettings
-from timbrecast.daemon.pipeline import Pipeline, levels
+from timbrecast.daemon.pipeline import Pipeline, describe, levels
 from timbrecast.daemon.preprocess import PreprocessError, attack_index, prepare, to_mono
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.protocol import Event, Timbre
 
 T = TypeVar("T")
-
-#: Frames per block when a file is read as fast as it goes.
-OFFLINE_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -85,35 +84,44 @@ def analyze(
     model: Model | str | Path | None = None,
     settings: DetectorSettings | None = None,
     full_second: bool = False,
+    mix: bool = False,
+    sources: Sequence[str] | None = None,
 ) -> list[Hit]:
     """Every hit of ``audio``: a file's path, or an array of samples (frames, or
-    frames x channels, any rate given as ``sample_rate``). Channels are mixed to one
-    source, named after the file (``in1`` for an array)."""
+    frames x channels, any rate given as ``sample_rate``), in onset order.
+
+    Each channel is a source, as ``timbrecastd run`` has it: named by ``sources``,
+    else ``in1``, ``in2``, ...; a single one (a mono input, or all channels averaged
+    with ``mix``) is named after the file (``in1`` for an array)."""
     model = load_model(model)
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
             raise ValueError("an array needs its sample_rate")
-        frames = audio.reshape(len(audio), -1).astype(np.float32)
         if oneshot:
-            return [oneshot_hit(frames, sample_rate, model, "in1")]
-        blocks = (frames[i : i + OFFLINE_BLOCK] for i in range(0, len(frames), OFFLINE_BLOCK))
-        return stream_hits(blocks, sample_rate, "in1", model, settings, full_second)
-    path = Path(audio)
-    if oneshot:
-        clip = audiofile.read(path)
-        return [oneshot_hit(clip.frames, clip.sample_rate, model, path.stem)]
-    return file_hits(path, model, settings, full_second)
+            return [oneshot_hit(audio.reshape(len(audio), -1), sample_rate, model, "in1")]
+        source: Input = ArrayInput(audio, sample_rate)
+        single = "in1"
+    else:
+        path = Path(audio)
+        if oneshot:
+            clip = audiofile.read(path)
+            return [oneshot_hit(clip.frames, clip.sample_rate, model, path.stem)]
+        source = FileInput(path, realtime=False, block=OFFLINE_BLOCK)
+        single = path.stem
+    if mix:
+        source = Mixed(source)
+    names = source_names(source.channels, sources, single)
+    return input_hits(source, names, model, settings, full_second)
 
 
-def stream_hits(
-    blocks: Iterator[np.ndarray],
-    sample_rate: int,
-    source: str,
+def input_hits(
+    source: Input,
+    names: list[str],
     model: Model,
     settings: DetectorSettings | None,
     full_second: bool,
 ) -> list[Hit]:
-    """The pipeline over blocks of (frames, channels) samples, mixed to one source."""
+    """The pipeline over an input as fast as it goes: its hits, in onset order."""
     described: list[Timbre] = []
     lock = threading.Lock()
 
@@ -122,12 +130,10 @@ def stream_hits(
             with lock:
                 described.append(event)
 
-    pipeline = Pipeline(
-        model, sample_rate, [source], sink, settings, full_second, wait_for_model=True
-    )
-    for block in blocks:
-        pipeline.process(block.mean(axis=1, keepdims=True))
-    pipeline.finish()
+    with Pipeline(
+        model, source.sample_rate, names, sink, settings, full_second, wait_for_model=True
+    ) as pipeline:
+        pipeline.feed(source)
     return [
         Hit(
             source=e.source,
@@ -136,20 +142,11 @@ def stream_hits(
             peak_dbfs=e.peak_dbfs,
             rms_dbfs=e.rms_dbfs,
             audio_s=e.audio_s,
-            descriptors=dict(e.descriptors),
+            descriptors=e.descriptors,
             model_id=e.model_id,
         )
-        for e in sorted(described, key=lambda e: e.seq)
+        for e in sorted(described, key=lambda e: (e.stream_time_s, names.index(e.source)))
     ]
-
-
-def file_hits(
-    path: Path, model: Model, settings: DetectorSettings | None, full_second: bool
-) -> list[Hit]:
-    """Every hit of an audio file, read block by block."""
-    source = FileInput(path, realtime=False, block=OFFLINE_BLOCK)
-    blocks = (block.frames for block in source)
-    return stream_hits(blocks, source.sample_rate, path.stem, model, settings, full_second)
 
 
 def oneshot_hit(frames: np.ndarray, sample_rate: int, model: Model, source: str) -> Hit:
@@ -174,14 +171,10 @@ def _oneshot(frames: np.ndarray, sample_rate: int, source: str) -> tuple[np.ndar
 
 def _described(model: Model, batch: list[tuple[np.ndarray, dict]]) -> list[Hit]:
     """The batch's clips through the model, as hits."""
-    values = model.predict(np.stack([clip for clip, _ in batch]))
+    described = describe(model, [clip for clip, _ in batch])
     return [
-        Hit(
-            **fields,
-            descriptors=dict(zip(DESCRIPTORS, map(float, row), strict=True)),
-            model_id=model.model_id,
-        )
-        for (_, fields), row in zip(batch, values, strict=True)
+        Hit(**fields, descriptors=descriptors, model_id=model.model_id)
+        for (_, fields), descriptors in zip(batch, described, strict=True)
     ]
 
 
@@ -241,18 +234,12 @@ def tag_files(
 
 def analyze_files(
     paths: list[Path],
-    model: Model,
-    settings: DetectorSettings | None,
-    full_second: bool,
+    analyse: Callable[[Path], list[Hit]],
     tally: Tally,
     stop: threading.Event,
 ) -> Iterator[list[tuple[Path, Hit]]]:
-    """Every hit of each file, a file at a time; stops before the next file once
+    """``analyse(path)`` of each file, a file at a time; stops before the next file once
     ``stop`` is set; what fails is in ``tally``."""
-
-    def hits(path: Path) -> list[Hit]:
-        return file_hits(path, model, settings, full_second)
-
-    for path, found in _each(paths, "analysing", tally, stop, hits, (OSError,)):
+    for path, found in _each(paths, "analysing", tally, stop, analyse, (OSError, ValueError)):
         tally.done += 1
         yield [(path, hit) for hit in found]

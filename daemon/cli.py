@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from timbrecast.daemon import audiofile, bundled, config, exitcodes, runtime
-from timbrecast.daemon.analysis import Hit, Tally, analyze_files, load_model, tag_files
-from timbrecast.daemon.config import ConfigError, Settings
+from timbrecast.daemon.analysis import (
+    Hit,
+    Tally,
+    analyze,
+    analyze_files,
+    load_model,
+    tag_files,
+)
+from timbrecast.daemon.config import ConfigError, Settings, source_names
 from timbrecast.daemon.contract import (
     DESCRIPTORS,
     INPUT_LENGTH,
@@ -28,7 +35,7 @@ from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import PCM_FORMATS, FileInput, PcmInput
 from timbrecast.daemon.live import DeviceMissing, LiveInput, LiveInputError, devices, find_device
 from timbrecast.daemon.onset import DetectorSettings
-from timbrecast.daemon.pipeline import InferenceFailed, Pipeline
+from timbrecast.daemon.pipeline import Health, InferenceFailed, Pipeline
 from timbrecast.daemon.protocol import DEFAULT_ENDPOINT, End, Event, Onset, Timbre
 from timbrecast.daemon.publisher import (
     Publisher,
@@ -187,10 +194,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     stop = stop_on_signals()
     out = exitcodes.open_output(args.jsonl) if args.jsonl else sys.stdout
     hits = 0
+    names = args.sources.split(",") if args.sources else None
+
+    def analyse(path: Path) -> list[Hit]:
+        return analyze(
+            path,
+            model=model,
+            settings=settings,
+            full_second=args.full_second,
+            mix=args.mix,
+            sources=names,
+        )
+
     if args.oneshot:
         batches = tag_files(paths, model, tally, stop)
     else:
-        batches = analyze_files(paths, model, settings, args.full_second, tally, stop)
+        batches = analyze_files(paths, analyse, tally, stop)
     try:
         for batch in batches:
             for path, hit in batch:
@@ -273,9 +292,7 @@ def serve(
 ) -> int:
     """``run`` once the socket is up: open the input and process it to its end."""
     source = open_input(args, settings)
-    names = list(settings.sources) or [f"in{i + 1}" for i in range(source.channels)]
-    if len(names) != source.channels:
-        raise ConfigError(f"[input] sources names {len(names)} for {source.channels} channels")
+    names = source_names(source.channels, settings.sources)
     pipeline = Pipeline(
         model,
         source.sample_rate,
@@ -285,6 +302,7 @@ def serve(
         settings.full_second,
         early_model=early_model,
         wait_for_model=args.file is not None and args.fast,
+        health=Health(drops=lambda: publisher.drops, overruns=lambda: source.overruns),
     )
     early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
     log(
@@ -292,7 +310,8 @@ def serve(
         f"{source.sample_rate} Hz, publishing {'to' if settings.connect else 'on'} "
         f"{settings.endpoint}{' (CURVE)' if settings.curve else ''}"
     )
-    Service(pipeline, source, settings, lambda: run_settings(args), control=control).run()
+    with pipeline:
+        Service(pipeline, source, settings, lambda: run_settings(args), control=control).run()
     return exitcodes.OK
 
 
@@ -382,7 +401,7 @@ def cmd_devices(_: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def describe(event: Event) -> str:
+def event_line(event: Event) -> str:
     """One line per message, as the demo's subscriber prints them."""
     if isinstance(event, Onset):
         return (
@@ -425,29 +444,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         publisher,
         early_model=early_model,
         wait_for_model=args.fast,
+        health=Health(drops=lambda: publisher.drops),
     )
     print(
         f"{recordings[0].name}: {model.model_id} on {model.runtime.name}; "
         f"subscribed to {args.endpoint}"
     )
 
-    def drain(wait_ms: int) -> None:
+    def drain(wait_ms: int = 0) -> bool:
         while subscriber.poll(wait_ms):
-            print(describe(decode(subscriber.recv_multipart())), flush=True)
+            print(event_line(decode(subscriber.recv_multipart())), flush=True)
             wait_ms = 0
+        return True
 
-    for _ in range(250):
-        pipeline.publish_status()
-        if subscriber.poll(20):
-            break
-    else:
-        raise ConfigError(f"the demo's subscriber never connected to {args.endpoint}")
-    drain(0)
-
-    for block in source:
-        pipeline.process(block.frames, block.unix_ns)
-        drain(0)
-    pipeline.finish()
+    with pipeline:
+        for _ in range(250):
+            pipeline.publish_status()
+            if subscriber.poll(20):
+                break
+        else:
+            raise ConfigError(f"the demo's subscriber never connected to {args.endpoint}")
+        drain()
+        pipeline.feed(source, drain)
     publisher.close()
     drain(500)
     subscriber.close(linger=0)
@@ -573,8 +591,12 @@ def build_parser() -> argparse.ArgumentParser:
         "analyze",
         help="hits of audio files as JSON lines (the live pipeline, as fast as it goes)",
         description="Run the daemon's own pipeline over files as fast as possible and "
-        "write one JSON object per hit: file, onset_s, peak_dbfs, rms_dbfs, descriptors.",
+        "write one JSON object per hit: file, source, onset_s, peak_dbfs, rms_dbfs, "
+        "descriptors. Each channel is a source, as in `run`: named by --sources, else in1, "
+        "in2, ...; a mono file's one source is named after the file.",
         epilog="examples:\n  timbrecastd analyze take1.wav --jsonl hits.jsonl\n"
+        "  timbrecastd analyze overheads.wav --mix\n"
+        "  timbrecastd analyze kit.wav --sources snare,kick\n"
         "  timbrecastd analyze --oneshot ~/samples --jsonl tags.jsonl",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -584,6 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--oneshot",
         action="store_true",
         help="each file is one hit, no onset detection (tagging a sample library)",
+    )
+    sources = analyze.add_mutually_exclusive_group()
+    sources.add_argument("--mix", action="store_true", help="average the channels to one source")
+    sources.add_argument(
+        "--sources", metavar="NAMES", help="comma-separated names, one per channel"
     )
     add_model_flags(analyze)
     add_detector_flags(analyze)

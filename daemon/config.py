@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -60,6 +60,21 @@ def _source_names(names: tuple[str, ...]) -> str | None:
     if duplicates:
         return f"source names must differ; {', '.join(duplicates)} is given twice"
     return None
+
+
+def source_names(
+    channels: int, given: Sequence[str] | None, single: str | None = None
+) -> list[str]:
+    """The sources of an input with ``channels`` channels: the names ``given``, else
+    ``in1``, ``in2``, ...; a single channel is named ``single`` when there is one
+    (``analyze`` names a mono file's source after the file)."""
+    if given:
+        if len(given) != channels:
+            raise ConfigError(f"{len(given)} source names for {channels} channels")
+        return list(given)
+    if channels == 1 and single:
+        return [single]
+    return [f"in{i + 1}" for i in range(channels)]
 
 
 def _one_of(*choices: str) -> Check:

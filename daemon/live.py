@@ -108,6 +108,9 @@ def find_device(wanted: str | None) -> Device:
 class LiveInput:
     """Blocks of (frames, len(channels)) float32 from a capture device."""
 
+    #: A device can be unplugged and come back.
+    recoverable = True
+
     def __init__(
         self,
         device: str | None,
@@ -130,14 +133,17 @@ class LiveInput:
         self.overruns = 0
         self.error: str | None = None
         self._frame_bytes = self.open_channels * BYTES_PER_SAMPLE
+        self._fresh_ring()
+        self._stream: Any = None
+        self._audio: Any = None
+
+    def _fresh_ring(self) -> None:
         self._ring = bytearray(int(RING_SECONDS * self.sample_rate) * self._frame_bytes)
         self._view = memoryview(self._ring)
         self._written = 0
         self._read = 0
         self._anchor_ns = 0
         self._ready = threading.Event()
-        self._stream: Any = None
-        self._audio: Any = None
 
     def _callback(self, data: bytes, frames: int, _time: dict, status: int) -> tuple:
         pyaudio = self._pa
@@ -186,11 +192,21 @@ class LiveInput:
             self._audio.terminate()
             self._stream = None
 
-    def reopened(self) -> LiveInput:
-        """The same device, looked up again (its index may change when replugged), open."""
-        fresh = LiveInput(self.wanted, self.sample_rate, self.selected, self.block)
-        fresh.open()
-        return fresh
+    def __str__(self) -> str:
+        return repr(self.device.name)
+
+    def reopen(self) -> None:
+        """The same device, looked up again (its index may change when replugged) and
+        opened with the same rate and channels; overruns count on."""
+        device = find_device(self.wanted)
+        if device.channels < self.open_channels:
+            raise LiveInputError(
+                f"device {device.name!r} came back with {device.channels} input channels"
+            )
+        self.device = device
+        self.error = None
+        self._fresh_ring()
+        self.open()
 
     @property
     def active(self) -> bool:

@@ -13,6 +13,13 @@ timbre event per hit. Every hit is counted, and so is every one not described.
 With an early-estimate model, each hit also gets a provisional timbre event as
 soon as the model's few milliseconds after the attack have been heard (same
 ``seq``; the final one follows when the one-shot ends).
+
+A pipeline is a context manager: entering starts the inference worker, leaving
+finishes (or, on an error, stops) it. ``feed`` is the one loop that takes an input's
+blocks into it, for ``analyze``, ``run`` and ``demo`` alike::
+
+    with Pipeline(model, source.sample_rate, ["snare"], sink) as pipeline:
+        pipeline.feed(source)
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import TracebackType
 
 import numpy as np
 
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.inference import Model
+from timbrecast.daemon.inputs import Input
 from timbrecast.daemon.onset import DetectorSettings, OnsetDetector, OnsetEvent
 from timbrecast.daemon.preprocess import PREROLL_S, PreprocessError, early, prepare
 from timbrecast.daemon.protocol import (
@@ -66,6 +75,13 @@ def levels(audio: np.ndarray) -> tuple[float, float]:
     return dbfs(float(np.abs(samples).max())), dbfs(float(np.sqrt(np.mean(samples**2))))
 
 
+def describe(model: Model, clips: list[np.ndarray]) -> list[dict[str, float]]:
+    """The seven descriptors of each prepared clip, by name: what a timbre message
+    (and ``analyze --oneshot``'s record) carries."""
+    values = model.predict(np.stack(clips))
+    return [{name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)} for row in values]
+
+
 @dataclass
 class Counters:
     """Per source: what was heard and what became of it."""
@@ -76,6 +92,19 @@ class Counters:
     skipped: int = 0
     #: ... or, live, no room in the model's queue (counted by the audio thread).
     overflowed: int = 0
+
+
+def _none() -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Health:
+    """Counts that status reports but others keep, read when status is sent: messages
+    the sink dropped (a publisher's high-water mark) and audio the input lost."""
+
+    drops: Callable[[], int] = field(default=_none)
+    overruns: Callable[[], int] = field(default=_none)
 
 
 @dataclass(frozen=True)
@@ -128,8 +157,10 @@ class Pipeline:
         clock: Callable[[], int] = time.time_ns,
         early_model: Model | None = None,
         wait_for_model: bool = False,
+        health: Health | None = None,
     ) -> None:
         self.model = model
+        self.health = health or Health()
         self.early_model = early_model
         #: Offline (a file as fast as it goes): a full queue holds the feed back.
         self.wait_for_model = wait_for_model
@@ -142,10 +173,10 @@ class Pipeline:
         self.clock = clock
         self.settings = settings or DetectorSettings()
         self.channels = [_Channel(n, sample_rate, self.settings, full_second) for n in sources]
-        self.overruns = 0
         self.invalid_samples = 0
         self.inference_ms = 0.0
-        self.state = "running"
+        self._state = "running"
+        self._finished = False
         self.failure: InferenceFailed | None = None
         self._anchor: tuple[int, int] | None = None
         self._samples = 0
@@ -153,7 +184,37 @@ class Pipeline:
         self._next_status = self._started + STATUS_INTERVAL_S
         self._jobs: queue.Queue[_Job | None] = queue.Queue(MAX_QUEUED_HITS)
         self._worker = threading.Thread(target=self._infer, name="inference", daemon=True)
+
+    def __enter__(self) -> Pipeline:
         self._worker.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        _: TracebackType | None,
+    ) -> None:
+        """Finish a stream that ended; on an error, only stop the worker (what the
+        error interrupted is not described, and no end is announced)."""
+        if kind is None:
+            self.finish()
+        else:
+            self._stop_worker()
+
+    @property
+    def state(self) -> str:
+        """``running``, ``input lost: why`` or the inference failure, as status says."""
+        return self._state
+
+    def feed(self, source: Input, between: Callable[[], bool] | None = None) -> bool:
+        """Every block of ``source``, in order; after each, ``between()`` may do a
+        service's chores and return False to stop there. True if the blocks ran out."""
+        for block in source:
+            self.process(block.frames, block.unix_ns)
+            if between is not None and not between():
+                return False
+        return True
 
     def reload(self, settings: DetectorSettings) -> None:
         """New detection settings from the next block on; nothing is reopened."""
@@ -166,6 +227,8 @@ class Pipeline:
         """Feed (frames, channels) float samples; ``unix_ns`` is when the first was heard."""
         if self.failure is not None:
             raise self.failure
+        if self._worker.ident is None:
+            raise RuntimeError("a pipeline is fed inside `with Pipeline(...) as pipeline:`")
         frames = np.asarray(frames, dtype=np.float32)
         if frames.ndim == 1:
             frames = frames[:, None]
@@ -192,23 +255,27 @@ class Pipeline:
         self._samples += frames.shape[0]
         self.tick()
 
-    def interrupt(self) -> None:
-        """The input broke off: cut and describe the hits heard so far, keep running."""
+    def interrupt(self, reason: str) -> None:
+        """The input broke off (or, retried, is still away): cut and describe the hits
+        heard so far, keep running, and say so in status until ``resume``."""
+        self._state = f"input lost: {reason}"
         for channel in self.channels:
             self._queue(channel, channel.segmenter.flush())
 
+    def resume(self) -> None:
+        """The input is back."""
+        self._state = "running"
+
     def finish(self, reason: str = END_OF_INPUT) -> None:
         """End of stream: cut what is open, describe everything, stop the worker, and
-        tell subscribers each source has ended (``reason``: the input ended, or a stop)."""
+        tell subscribers each source has ended (``reason``: the input ended, or a stop).
+        Once: leaving the ``with`` block after it does nothing more."""
+        if self._finished:
+            return
+        self._finished = True
         for channel in self.channels:
             self._queue(channel, channel.segmenter.flush())
-        while self._worker.is_alive():
-            try:
-                self._jobs.put(None, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        self._worker.join()
+        self._stop_worker()
         self.publish_status()
         if self.failure is not None:
             raise self.failure
@@ -221,6 +288,17 @@ class Pipeline:
                     reason=reason,
                 )
             )
+
+    def _stop_worker(self) -> None:
+        """Let the worker describe what is queued, then end it."""
+        while self._worker.is_alive():
+            try:
+                self._jobs.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if self._worker.ident is not None:
+            self._worker.join()
 
     def tick(self) -> None:
         """Send status when a second has passed (also called when no audio comes)."""
@@ -236,8 +314,8 @@ class Pipeline:
                     source=channel.name,
                     uptime_s=time.monotonic() - self._started,
                     hits=channel.counters.hits,
-                    drops=getattr(self.sink, "drops", 0),
-                    overruns=self.overruns,
+                    drops=self.health.drops(),
+                    overruns=self.health.overruns(),
                     queue_depth=self._jobs.qsize(),
                     inference_ms=self.inference_ms,
                     model_id=self.model.model_id,
@@ -331,7 +409,7 @@ class Pipeline:
                 self._describe(jobs)
             except Exception as exc:
                 self.failure = InferenceFailed(f"inference failed: {type(exc).__name__}: {exc}")
-                self.state = str(self.failure)
+                self._state = str(self.failure)
                 # The failure may be the publisher's own: then this cannot be sent.
                 with contextlib.suppress(Exception):
                     self.publish_status()
@@ -362,10 +440,10 @@ class Pipeline:
         if not clips:
             return
         started = time.perf_counter()
-        values = model.predict(np.stack(clips))
+        described = describe(model, clips)
         if not jobs[0].provisional:
             self.inference_ms = (time.perf_counter() - started) * 1000.0 / len(clips)
-        for job, row in zip(ready, values, strict=True):
+        for job, descriptors in zip(ready, described, strict=True):
             channel = self._channel(job.source)
             if not job.provisional:
                 channel.counters.described += 1
@@ -377,7 +455,7 @@ class Pipeline:
                     unix_ns=job.hit.unix_ns,
                     peak_dbfs=job.hit.peak_dbfs,
                     rms_dbfs=job.hit.rms_dbfs,
-                    descriptors={name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)},
+                    descriptors=descriptors,
                     audio_s=job.segment.audio.size / self.sample_rate,
                     model_id=model.model_id,
                     latency_ms=max(0.0, (self.clock() - job.hit.since_ns) / 1e6),

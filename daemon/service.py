@@ -15,12 +15,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from timbrecast.daemon.config import ConfigError, Settings
-from timbrecast.daemon.inputs import Block
-from timbrecast.daemon.live import LiveInput, LiveInputError
+from timbrecast.daemon.inputs import Input
+from timbrecast.daemon.live import LiveInputError
 from timbrecast.daemon.notify import Notifier
 from timbrecast.daemon.pipeline import Pipeline
 from timbrecast.daemon.protocol import END_OF_INPUT, SHUTDOWN
@@ -52,10 +52,9 @@ def log(message: str) -> None:
 
 def status_line(pipeline: Pipeline) -> str:
     hits = sum(c.counters.hits for c in pipeline.channels)
-    drops = getattr(pipeline.sink, "drops", 0)
     return (
-        f"{pipeline.state}; {hits} hits, {drops} drops, {pipeline.overruns} overruns; "
-        f"model {pipeline.model.model_id}"
+        f"{pipeline.state}; {hits} hits, {pipeline.health.drops()} drops, "
+        f"{pipeline.health.overruns()} overruns; model {pipeline.model.model_id}"
     )
 
 
@@ -65,7 +64,7 @@ class Service:
     def __init__(
         self,
         pipeline: Pipeline,
-        source: Iterable[Block],
+        source: Input,
         settings: Settings,
         reread: Callable[[], Settings],
         notifier: Notifier | None = None,
@@ -80,28 +79,25 @@ class Service:
         self._ready = False
 
     def run(self) -> None:
+        """Feed the pipeline (entered by the caller) until the end or a stop."""
         while not self.control.stop.is_set():
-            self._feed()
-            if self.control.stop.is_set() or not isinstance(self.source, LiveInput):
+            self.pipeline.feed(self.source, self._between_blocks)
+            if self.control.stop.is_set() or not self.source.recoverable:
                 break
-            self._recover(self.source)
+            self._recover()
         self.notifier.stopping()
         self.pipeline.finish(SHUTDOWN if self.control.stop.is_set() else END_OF_INPUT)
 
-    def _feed(self) -> None:
-        for block in self.source:
-            self.pipeline.process(block.frames, block.unix_ns)
-            if isinstance(self.source, LiveInput):
-                self.pipeline.overruns = self.source.overruns
-            if not self._ready:
-                self._ready = True
-                self.notifier.ready(status_line(self.pipeline))
-            self.notifier.tick(status_line(self.pipeline))
-            if self.control.reload.is_set():
-                self.control.reload.clear()
-                self._reload()
-            if self.control.stop.is_set():
-                return
+    def _between_blocks(self) -> bool:
+        """A service's chores after each block; False once a stop is asked."""
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready(status_line(self.pipeline))
+        self.notifier.tick(status_line(self.pipeline))
+        if self.control.reload.is_set():
+            self.control.reload.clear()
+            self._reload()
+        return not self.control.stop.is_set()
 
     def _reload(self) -> None:
         """Apply new detection settings, or refuse a change that needs a restart."""
@@ -125,14 +121,12 @@ class Service:
                 )
         self.notifier.reloaded(status_line(self.pipeline))
 
-    def _recover(self, lost: LiveInput) -> None:
-        """Finish what was heard, then reopen the device with backoff until it returns."""
-        reason = lost.error or "stream stopped"
-        self.pipeline.overruns = lost.overruns
-        lost.close()
-        self.pipeline.interrupt()
-        self.pipeline.state = f"input lost: {reason}"
-        log(f"input {lost.device.name!r} lost ({reason}); retrying")
+    def _recover(self) -> None:
+        """Finish what was heard, then reopen the input with backoff until it returns."""
+        reason = self.source.error or "stream stopped"
+        self.source.close()
+        self.pipeline.interrupt(reason)
+        log(f"input {self.source} lost ({reason}); retrying")
         attempt = 0
         while not self.control.stop.is_set():
             self.pipeline.tick()
@@ -140,12 +134,10 @@ class Service:
             self.control.stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
             try:
-                source = lost.reopened()
+                self.source.reopen()
             except LiveInputError as exc:
-                self.pipeline.state = f"input lost: {exc}"
+                self.pipeline.interrupt(str(exc))
                 continue
-            source.overruns = lost.overruns
-            self.source = source
-            self.pipeline.state = "running"
-            log(f"input {source.device.name!r} back after {attempt} attempt(s)")
+            self.pipeline.resume()
+            log(f"input {self.source} back after {attempt} attempt(s)")
             return

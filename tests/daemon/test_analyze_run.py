@@ -290,3 +290,26 @@ def test_what_cannot_be_read_is_named_and_counted(take, tiny_tflite) -> None:
     assert f"skipped {folder / 'locked.wav'}: permission denied" in result.stderr
     assert f"skipped folder {folder / 'private'}: Permission denied" in result.stderr
     assert "from 1 of 2 files, 1 skipped, 1 folders not read" in result.stderr
+
+
+def test_analyze_keeps_channels_apart_as_run_does_unless_mixed(take, tiny_tflite) -> None:
+    """A stereo take is two sources (named as run names them), or one with --mix; a
+    file whose channels do not match --sources is skipped with the reason."""
+
+    def sources(*flags: str) -> tuple[int, list[dict]]:
+        result = daemon("analyze", str(take), "--model", str(tiny_tflite["int8"]), *flags)
+        return result.returncode, [json.loads(line) for line in result.stdout.splitlines()]
+
+    code, both = sources()
+    assert code == 0 and {h["source"] for h in both} == {"in1", "in2"}
+    onsets = [h["onset_s"] for h in both]
+    assert onsets == sorted(onsets)
+    code, named = sources("--sources", "close,room")
+    assert code == 0 and [h["source"] for h in named] == [
+        {"in1": "close", "in2": "room"}[h["source"]] for h in both
+    ]
+    code, mixed = sources("--mix")
+    assert code == 0 and {h["source"] for h in mixed} == {"take"}
+    assert len(mixed) == len([h for h in both if h["source"] == "in1"])
+    code, none = sources("--sources", "one")
+    assert code == DATA and none == []

@@ -9,8 +9,9 @@ import pytest
 
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.inference import Model
+from timbrecast.daemon.inputs import ArrayInput
 from timbrecast.daemon.pipeline import Pipeline
-from timbrecast.daemon.protocol import Event, Onset, Status, Timbre
+from timbrecast.daemon.protocol import End, Event, Onset, Status, Timbre
 from timbrecast.trainer.synth import groove
 
 RATE = 44100
@@ -31,11 +32,8 @@ class Collector:
 
 def run(model: Model, audio: np.ndarray, block: int, sources=("in1",), **kw) -> Collector:
     sink = Collector()
-    pipeline = Pipeline(model, RATE, list(sources), sink, **kw)
-    frames = audio if audio.ndim == 2 else audio[:, None]
-    for start in range(0, len(frames), block):
-        pipeline.process(frames[start : start + block])
-    pipeline.finish()
+    with Pipeline(model, RATE, list(sources), sink, **kw) as pipeline:
+        assert pipeline.feed(ArrayInput(audio, RATE, block))
     return sink
 
 
@@ -201,11 +199,12 @@ def test_a_dead_inference_worker_stops_the_pipeline_and_says_why(tiny_tflite) ->
 
     audio, _ = groove(2, bars=2, bpm=120, sample_rate=RATE)
     sink = Collector()
-    pipeline = Pipeline(Failing(Model(tiny_tflite["int8"]), after=2), RATE, ["in1"], sink)
-    with pytest.raises(InferenceFailed, match="inference failed: RuntimeError: kernel failed"):
-        for start in range(0, len(audio), 512):
-            pipeline.process(audio[start : start + 512, None])
-        pipeline.finish()
+    failing = Failing(Model(tiny_tflite["int8"]), after=2)
+    with (
+        pytest.raises(InferenceFailed, match="inference failed: RuntimeError: kernel failed"),
+        Pipeline(failing, RATE, ["in1"], sink) as pipeline,
+    ):
+        pipeline.feed(ArrayInput(audio, RATE, 512))
     assert sink.of(Status)[-1].state == "inference failed: RuntimeError: kernel failed"
     assert len(sink.of(Timbre)) == 2
 
@@ -234,12 +233,14 @@ def test_a_backlog_is_bounded_live_and_waited_for_offline(tiny_tflite, offline: 
     audio, _ = groove(5, bars=8, bpm=200, sample_rate=RATE)
     sink = Collector()
     model = Slow(Model(tiny_tflite["int8"]), 0.05)
-    pipeline = Pipeline(model, RATE, ["in1"], sink, full_second=True, wait_for_model=offline)
     depths = []
-    for start in range(0, len(audio), 4096):
-        pipeline.process(audio[start : start + 4096, None])
-        depths.append(pipeline._jobs.qsize())
-    pipeline.finish()
+    with Pipeline(model, RATE, ["in1"], sink, full_second=True, wait_for_model=offline) as pipeline:
+
+        def measure() -> bool:
+            depths.append(pipeline._jobs.qsize())
+            return True
+
+        pipeline.feed(ArrayInput(audio, RATE, 4096), measure)
     status = sink.of(Status)[-1]
     described = [t for t in sink.of(Timbre) if not t.provisional]
     assert max(depths) <= MAX_QUEUED_HITS
@@ -248,3 +249,25 @@ def test_a_backlog_is_bounded_live_and_waited_for_offline(tiny_tflite, offline: 
         assert status.skipped == 0
     else:
         assert status.skipped > 0
+
+
+def test_a_pipeline_is_fed_inside_its_with_block_and_ends_once(tiny_tflite) -> None:
+    """Entering starts the worker (feeding before is refused, not silently queued);
+    a finish inside the block is not repeated on leaving it; ``between`` returning
+    False stops the feed there."""
+    audio, _ = groove(2, bars=2, bpm=120, sample_rate=RATE)
+    sink = Collector()
+    pipeline = Pipeline(Model(tiny_tflite["int8"]), RATE, ["in1"], sink)
+    with pytest.raises(RuntimeError, match="with Pipeline"):
+        pipeline.process(audio[:512, None])
+    fed = []
+
+    def three_blocks() -> bool:
+        fed.append(1)
+        return len(fed) < 3
+
+    with pipeline:
+        assert not pipeline.feed(ArrayInput(audio, RATE, 512), three_blocks)
+        pipeline.finish()
+    assert len(fed) == 3
+    assert len(sink.of(End)) == 1
