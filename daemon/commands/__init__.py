@@ -1,0 +1,1 @@
+"""The subcommands of ``timbrecastd``, one module each (``cli`` assembles them)."""

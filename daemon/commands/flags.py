@@ -1,0 +1,181 @@
+"""Flags and settings shared by several commands: model, detection, input."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from timbrecast.daemon import bundled, config, runtime
+from timbrecast.daemon.config import ConfigError, Settings
+from timbrecast.daemon.inference import Model
+from timbrecast.daemon.inputs import PCM_FORMATS
+from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
+
+
+def load_early(spec: str | None, runtime_name: str | None, threads: int | None) -> Model | None:
+    """The early-estimate model: a file, ``none``, or (empty) the bundled one if any."""
+    if spec == "none":
+        return None
+    path = Path(spec) if spec else bundled.early_model()
+    if path is None:
+        return None
+    model = Model(path, runtime_name=runtime_name or None, threads=threads or 1)
+    if model.contract.early_ms is None:
+        raise ConfigError(f"early model {path}: not an early-estimate model (no early_ms)")
+    return model
+
+
+def detector_settings(args: argparse.Namespace) -> DetectorSettings:
+    """``analyze``'s detection settings: its flags over the defaults."""
+    given = {
+        "threshold": args.threshold,
+        "floor_db": args.floor_db,
+        "min_interval": args.min_interval,
+    }
+    try:
+        return DetectorSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def run_settings(args: argparse.Namespace) -> Settings:
+    """``run``'s settings: the configuration file, overridden by the flags given."""
+    overrides: dict[str, Any] = {
+        "device": args.device,
+        "channels": parse_channels(args.input_channels),
+        "rate": args.rate,
+        "sources": tuple(args.sources.split(",")) if args.sources else None,
+        "block": args.block,
+        "threshold": args.threshold,
+        "floor_db": args.floor_db,
+        "min_interval": args.min_interval,
+        "full_second": args.full_second or None,
+        "model": str(args.model) if args.model else None,
+        "early_model": args.early_model,
+        "runtime": args.runtime,
+        "threads": args.threads,
+        "endpoint": args.connect or args.endpoint,
+        "connect": True if args.connect else None,
+        "hwm": args.hwm,
+        "allow_network": args.allow_network or None,
+    }
+    return config.resolve(args.config, overrides)
+
+
+def stop_on_signals() -> threading.Event:
+    """SIGTERM or Ctrl-C: finish the file at hand, write it, and stop there; a second
+    Ctrl-C interrupts at once."""
+    stop = threading.Event()
+
+    def asked(signum: int, _: object) -> None:
+        stop.set()
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, asked)
+    return stop
+
+
+def parse_channels(text: str | None) -> tuple[int, ...] | None:
+    """``1,3``: channels as on an interface's front panel, counted from 1."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--input-channels {text!r}: expected numbers like 1,2") from exc
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, help="a .tflite exported by `trainer export`")
+    group.add_argument(
+        "--runtime",
+        choices=runtime.NAMES,
+        help="TFLite runtime (default: the best installed)",
+    )
+    group.add_argument("--threads", type=int, help="inference threads (default 1)")
+
+
+def add_early_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--early-model",
+        metavar="FILE|none",
+        help="early-estimate model for provisional timbre messages a few ms after each "
+        "attack (default: the bundled one, if any; none: off)",
+    )
+
+
+def add_detector_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = DetectorSettings()
+    group = parser.add_argument_group("onset detection")
+    group.add_argument(
+        "--threshold",
+        type=float,
+        help=f"flux above the adaptive median for a hit; lower is more sensitive "
+        f"(default {defaults.threshold})",
+    )
+    group.add_argument(
+        "--floor-db",
+        type=float,
+        help=f"quieter frames never start a hit, and hits end when they decay to it "
+        f"(default {defaults.floor_db} dBFS)",
+    )
+    group.add_argument(
+        "--min-interval",
+        type=float,
+        help=f"retrigger guard in seconds (default {defaults.min_interval})",
+    )
+    group.add_argument(
+        "--full-second",
+        action="store_true",
+        help="always cut 1 s per hit, overlapping the next (the seed's behaviour)",
+    )
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"settings file (default {config.DEFAULT_PATH} when it exists)",
+    )
+    source = parser.add_argument_group("input (default: the configured device)")
+    source.add_argument("--device", help="capture device: index or (part of) its name")
+    source.add_argument("--input-channels", help="device channels, from 1 (default 1), e.g. 1,2")
+    source.add_argument("--file", type=Path, help="an audio file, paced in real time")
+    source.add_argument("--fast", action="store_true", help="with --file: as fast as possible")
+    source.add_argument("--stdin", action="store_true", help="raw interleaved PCM on stdin")
+    source.add_argument(
+        "--rate", type=int, help="--device: default the device's; --stdin: default 48000"
+    )
+    source.add_argument("--channels", type=int, default=1, help="with --stdin (default 1)")
+    source.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le")
+    source.add_argument("--sources", help="comma-separated source names, one per channel")
+    source.add_argument("--block", type=int, help="frames per audio block (default 128)")
+    publish = parser.add_argument_group("publishing")
+    publish.add_argument("--endpoint", help=f"bind and publish here (default {DEFAULT_ENDPOINT})")
+    publish.add_argument(
+        "--connect",
+        metavar="ENDPOINT",
+        help="publish into a broker's XSUB side instead of binding, e.g. tcp://stage-hub:5559",
+    )
+    publish.add_argument("--hwm", type=int, help="send high-water mark (default 1000 messages)")
+    publish.add_argument(
+        "--wait-subscriber",
+        action="store_true",
+        help="open the input only once a subscriber (or, with --connect, a broker with one) "
+        "has subscribed: nothing published before it arrives is lost, e.g. with --file --fast",
+    )
+    publish.add_argument(
+        "--allow-network",
+        action="store_true",
+        help="allow an endpoint that is not loopback (publishing to the network is a choice)",
+    )
+    add_model_flags(parser)
+    add_early_flag(parser)
+    add_detector_flags(parser)
