@@ -1,0 +1,19 @@
+"""What several trainer commands share: where the corpus and the runs live, and
+the error for options that cannot go together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Misused(ValueError):
+    """Options that cannot go together; the message says what to do instead."""
+
+
+def default_store() -> Path:
+    from timbrecast.trainer.labelcache import default_path
+
+    return default_path().parent / "corpus"
+
+
+RUNS = Path("runs")

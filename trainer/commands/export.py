@@ -1,0 +1,65 @@
+"""``trainer export``: the trained model as the daemon's int8 .tflite, contract inside."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from timbrecast.daemon import exitcodes
+from timbrecast.daemon.audiofile import InputMissing
+from timbrecast.trainer import quiet
+from timbrecast.trainer.commands.common import RUNS, default_store
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Keras -> .tflite with its contract; refuses a quantisation that costs accuracy."""
+    from timbrecast.trainer.export import ExportError, export
+
+    if not args.model.exists():
+        raise InputMissing(f"{args.model}: no such model")
+    try:
+        with quiet.tensorflow_output(args.verbose, stdout=True):
+            report = export(args.model, args.out, args.quantize, args.store, args.tolerance)
+    except ExportError as exc:
+        print(f"trainer: export refused: {exc}", file=sys.stderr)
+        return exitcodes.DATA
+    print(report, file=sys.stderr)
+    return exitcodes.OK
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export",
+        help="export a trained model for the daemon",
+        description="Convert to TFLite (full-integer int8 by default, calibrated on training "
+        "clips), embed the contract, and check the quantised model against the float one on "
+        "the validation kits: export fails if it is worse by more than --tolerance.",
+        epilog="example: trainer export --tflite --out model.tflite",
+    )
+    export.add_argument(
+        "--tflite",
+        action="store_true",
+        required=True,
+        help="the only format (kept for the documented command line)",
+    )
+    export.add_argument(
+        "model",
+        type=Path,
+        nargs="?",
+        default=RUNS / "latest" / "model.keras",
+        metavar="MODEL",
+        help="default runs/latest/model.keras",
+    )
+    export.add_argument(
+        "--quantize", choices=["int8", "float16", "dynamic", "none"], default="int8"
+    )
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    export.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="allowed validation MAE loss against float (default 0.005)",
+    )
+    export.set_defaults(func=cmd_export)

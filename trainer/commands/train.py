@@ -1,0 +1,86 @@
+"""``trainer train``: one architecture on the built corpus, into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from timbrecast.daemon import exitcodes
+from timbrecast.trainer import quiet
+from timbrecast.trainer.commands.common import RUNS, default_store
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one architecture; the run directory gets the model, log, plot, summary."""
+    from timbrecast.trainer.dataset import load_split
+    from timbrecast.trainer.train import TrainSettings, train
+
+    parts = load_split(args.store)
+    without = tuple(args.without.split(",")) if args.without else ()
+    if without:
+        parts["train"] = parts["train"].without(without)
+    settings = TrainSettings(
+        args.arch,
+        args.epochs,
+        args.batch_size,
+        args.learning_rate,
+        args.patience,
+        args.seed,
+        args.early_ms,
+    )
+    suffix = "".join(f"-no-{k}" for k in without)
+    name = f"early-{args.early_ms:g}ms" if args.early_ms else args.arch
+    run_dir = args.out or RUNS / f"{name}-seed{args.seed}{suffix}"
+    print(
+        f"training {args.arch} on {len(parts['train'])} clips, validating on "
+        f"{len(parts['validation'])}; run directory {run_dir}",
+        file=sys.stderr,
+    )
+    with quiet.tensorflow_output(args.verbose):
+        result = train(parts["train"], parts["validation"], settings, run_dir)
+    latest = RUNS / "latest"
+    if run_dir.parent == RUNS and not without and not args.early_ms:
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(run_dir.name)
+    print(
+        f"best validation MAE {result.best_val_mae:.4f} at epoch {result.best_epoch} of "
+        f"{result.epochs_run} ({result.seconds / 60:.1f} min, {result.parameters:,} "
+        f"parameters); model {run_dir / 'model.keras'}",
+        file=sys.stderr,
+    )
+    return exitcodes.OK
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    from timbrecast.trainer.architectures import ARCHITECTURES, DEFAULT
+
+    train = commands.add_parser(
+        "train",
+        help="train an architecture on the built corpus",
+        description="Deterministic for a seed; early stopping on validation MAE; writes "
+        "model.keras (best epoch), history.csv, loss.png and summary.json to the run directory.",
+        epilog="examples:\n  trainer train\n  trainer train --arch seven-filters-avg --seed 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULT)
+    train.add_argument("--epochs", type=int, default=60, help="at most (default 60)")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=8, help="early-stopping patience")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--early-ms",
+        type=float,
+        help="train an early-estimate model on each hit's first N ms (e.g. 25); "
+        "the labels stay those of the whole hit",
+    )
+    train.add_argument(
+        "--without",
+        choices=["augmented", "synthetic", "augmented,synthetic"],
+        help="leave parts out of the training set, to measure what each adds "
+        "(validation is unchanged; runs/latest is not moved)",
+    )
+    train.add_argument("--store", type=Path, default=default_store(), help="built corpus")
+    train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN)")
+    train.set_defaults(func=cmd_train)
