@@ -1,7 +1,8 @@
 """Clients of the timbrecast daemon: a Python API and the command-line bridges.
 
-``Subscriber`` (blocking: iterate, ``recv`` or ``run`` with a callback) and
-``AsyncSubscriber`` (asyncio) read one or several daemons and give typed events;
+``subscribe`` (a plain loop), ``Subscriber`` (blocking: iterate, ``recv`` or ``run``
+with a callback) and ``AsyncSubscriber`` (asyncio) read one or several daemons and
+give typed events;
 the commands are ``timbrecast-listen``, ``timbrecast-osc``, ``timbrecast-midi``
 and ``timbrecast-broker`` (docs/clients.md).
 """
@@ -18,6 +19,7 @@ from timbrecast.clients.subscriber import (
     Status,
     Subscriber,
     Timbre,
+    subscribe,
 )
 
 __all__ = [
@@ -32,4 +34,5 @@ __all__ = [
     "Status",
     "Subscriber",
     "Timbre",
+    "subscribe",
 ]

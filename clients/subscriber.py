@@ -80,6 +80,7 @@ __all__ = [
     "Status",
     "Subscriber",
     "Timbre",
+    "subscribe",
 ]
 
 
@@ -404,6 +405,8 @@ class _Base:
         self._ready.extend(self._core.expire(now))
         if self._ready:
             return self._ready.popleft(), None, False
+        if self.finished:  # nothing more will come, even if "end" is not a wanted kind
+            return None, None, True
         if deadline is not None and now >= deadline:
             return None, None, True
         left = None if deadline is None else deadline - now
@@ -447,7 +450,8 @@ class Subscriber(_Base):
         )
 
     def recv(self, timeout_s: float | None = None) -> Item | None:
-        """The next item, or None once ``timeout_s`` passes (None: wait for ever)."""
+        """The next item, or None once ``timeout_s`` passes (None: wait for ever) or the
+        stream is over (``finished``)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             item, wait, expired = self._step(deadline)
@@ -495,6 +499,34 @@ class Subscriber(_Base):
         self.close()
 
 
+def subscribe(
+    endpoints: str | Sequence[str] = DEFAULT_ENDPOINT,
+    *,
+    kinds: Iterable[str] | None = None,
+    sources: Iterable[str] | None = None,
+    silence_s: float | None = DEFAULT_SILENCE_S,
+    until_end: bool = True,
+    curve: CurveKeys | None = None,
+) -> Iterator[Item]:
+    """What one or several daemons publish, as a plain loop; the socket closes when the
+    loop ends (every source heard has ended, unless ``until_end=False``) or is left.
+
+    >>> for item in subscribe(kinds=["timbre"], sources=["snare"]):
+    ...     print(item.descriptors["brightness"])
+
+    The options are ``Subscriber``'s; use a ``Subscriber`` to ``recv`` with a timeout.
+    """
+    with Subscriber(
+        endpoints,
+        kinds=kinds,
+        sources=sources,
+        silence_s=silence_s,
+        until_end=until_end,
+        curve=curve,
+    ) as subscriber:
+        yield from subscriber
+
+
 class AsyncSubscriber(_Base):
     """The same subscriber for asyncio (``zmq.asyncio``): ``await recv()`` or ``async for``.
 
@@ -521,7 +553,8 @@ class AsyncSubscriber(_Base):
         )
 
     async def recv(self, timeout_s: float | None = None) -> Item | None:
-        """The next item, or None once ``timeout_s`` passes (None: wait for ever)."""
+        """The next item, or None once ``timeout_s`` passes (None: wait for ever) or the
+        stream is over (``finished``)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             item, wait, expired = self._step(deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -32,8 +33,15 @@ def take(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_each_block_of_the_page_runs(block: str, take: Path) -> None:
+    scripts = str(Path(sys.executable).parent)  # timbrecastd, as an installed user has it
+    env = {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "")}
     done = subprocess.run(
-        [sys.executable, "-c", block], cwd=take.parent, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", block],
+        cwd=take.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
 

@@ -11,7 +11,14 @@ import pytest
 import zmq.asyncio
 
 from tests.clients.wire import VALUES, TestDaemon, end, onset, status, timbre
-from timbrecast.clients.subscriber import AsyncSubscriber, Back, Item, Silent, Subscriber
+from timbrecast.clients.subscriber import (
+    AsyncSubscriber,
+    Back,
+    Item,
+    Silent,
+    Subscriber,
+    subscribe,
+)
 from timbrecast.daemon.protocol import SHUTDOWN, End, Event, encode
 
 
@@ -199,6 +206,25 @@ def test_iteration_ends_when_every_source_heard_has_ended(daemon: TestDaemon) ->
         ("end", "kick"),
     ]
     assert isinstance(got[-1], End) and got[-1].hits == 2
+
+
+def test_a_loop_for_other_kinds_ends_too_though_end_is_not_delivered(daemon: TestDaemon) -> None:
+    """``end`` is subscribed to whatever kinds are wanted: a loop over timbre only, the
+    plain ``subscribe`` loop as well, ends with the stream instead of waiting for ever."""
+    with Subscriber(daemon.endpoint, kinds=["timbre"], silence_s=None) as sub:
+        daemon.wait_subscribed([b"end/", b"timbre/"])
+        daemon.send(onset("snare"), timbre("snare"), end("snare"))
+        got = list(sub)
+        assert got == [timbre("snare")] and sub.recv(5.0) is None
+    looped: list[Item] = []
+    loop = threading.Thread(
+        target=lambda: looped.extend(subscribe(daemon.endpoint, kinds=["timbre"], silence_s=None))
+    )
+    loop.start()
+    daemon.wait_subscribed([b"end/", b"timbre/"], times=2)
+    daemon.send(timbre("kick"), end("kick"))
+    loop.join(10.0)
+    assert not loop.is_alive() and looped == [timbre("kick")]
 
 
 def test_a_named_source_must_end_too_and_keep_open_waits_on(daemon: TestDaemon) -> None:
