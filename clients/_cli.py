@@ -35,6 +35,8 @@ from timbrecast.clients.subscriber import (
 OK = 0
 #: A library the command needs is not installed, or there is no MIDI system.
 UNAVAILABLE = 69
+#: A loop that stopped on its own (the broker's forwarding): a supervisor restarts it.
+SOFTWARE = 70
 #: Bad arguments or an endpoint, host or port that cannot be used.
 CONFIG = 78
 

@@ -14,7 +14,7 @@ import zmq
 
 from tests.clients.wire import onset, status
 from timbrecast.clients import broker as broker_cli
-from timbrecast.clients.broker import Broker
+from timbrecast.clients.forwarder import Broker
 from timbrecast.clients.subscriber import Onset, Status, Subscriber
 from timbrecast.daemon.protocol import encode
 
@@ -149,7 +149,7 @@ def test_help_has_an_example(capsys) -> None:
 def test_a_subscription_flood_reopens_the_broker_and_clients_come_back(broker) -> None:
     """More subscriptions than MAX_SUBSCRIPTIONS from one peer: the broker reopens its
     sockets (freeing them), and a subscriber that was there gets messages again."""
-    from timbrecast.clients.broker import MAX_SUBSCRIPTIONS
+    from timbrecast.clients.forwarder import MAX_SUBSCRIPTIONS
 
     running, upstream = broker
     with Subscriber(running.backends[0], kinds=["onset"], silence_s=None) as sub:

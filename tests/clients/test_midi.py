@@ -10,7 +10,7 @@ import pytest
 
 from tests.clients.wire import VALUES, TestDaemon, onset, status, timbre
 from timbrecast.clients import midi
-from timbrecast.clients.midi import MidiSettings, PortOutput
+from timbrecast.clients.midibridge import MidiSettings, PortOutput
 from timbrecast.clients.scaling import midi_velocity
 from timbrecast.daemon.protocol import DESCRIPTORS
 
