@@ -185,3 +185,44 @@ def scatter(predicted: np.ndarray, part: Part, out: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def report(model: Path, parts: dict[str, Part], out: Path, early: list[Path], curve: bool) -> str:
+    """The evaluation of ``model`` as Markdown, written to ``out/report.md`` with its
+    plots: the held-out kits' real hits and all clips, the validation kits, and (with
+    ``curve`` or early models) MAE against the milliseconds heard."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for name, part in (
+        ("test kits, real hits", parts["test"].real()),
+        ("test kits, all clips", parts["test"]),
+        ("validation kits, all clips", parts["validation"]),
+    ):
+        predicted = predict(model, part.clips)
+        rows[name] = metrics(predicted, part, parts["train"].targets)
+        if name == "test kits, real hits":
+            scatter(
+                predicted,
+                part,
+                out / "predicted-vs-teacher.png",
+                f"{model.name}: held-out kits, real hits",
+            )
+    text = (
+        f"# Evaluation of `{model}`\n\n"
+        "MAE on the seed's normalised scale (Freesound min-max ranges), in 0-100 points, "
+        "Pearson r, and the MAE of always predicting the training median.\n\n"
+        + table(rows)
+        + "\n\n![predicted against teacher](predicted-vs-teacher.png)\n"
+    )
+    if curve or early:
+        curves = early_curve(model, early, parts["test"], parts["train"].targets)
+        curve_plot(curves, out / "mae-vs-ms.png")
+        text += (
+            "\n## MAE against the audio heard (test kits, all clips)\n\n"
+            "The full model fed the first N ms after the attack, zero-padded to 1 s, and "
+            "each early-estimate model at its own N.\n\n"
+            + curve_table(curves)
+            + "\n\n![MAE against N](mae-vs-ms.png)\n"
+        )
+    (out / "report.md").write_text(text)
+    return text

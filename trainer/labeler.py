@@ -7,14 +7,26 @@ time so that memory stays flat however large the corpus.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from timbrecast.trainer.labelcache import CachedLabel, LabelCache
+from timbrecast.daemon import audiofile, exitcodes
+from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.preprocess import PreprocessError, prepare
+from timbrecast.trainer.labelcache import (
+    CachedLabel,
+    LabelCache,
+    clip_key,
+    dequantise,
+    quantise,
+)
 from timbrecast.trainer.pool import process_pool
 from timbrecast.trainer.teacher import TeacherError, label
 
@@ -74,3 +86,60 @@ def label_clips(clips: Iterable[Clip], cache: LabelCache, jobs: int) -> Iterator
             pending[pool.submit(_label_one, clip.audio)] = clip
             yield from drain(4 * jobs)
         yield from drain(0)
+
+
+@dataclass
+class LabelRun:
+    """What ``label_files`` did: clips labelled (and of those, found in the cache), of
+    how many files, and each one skipped with the reason."""
+
+    files: int = 0
+    labelled: int = 0
+    from_cache: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def label_files(
+    expansion: audiofile.Expansion,
+    out: Path,
+    cache: LabelCache,
+    jobs: int,
+    step: Callable[[], object] = lambda: None,
+) -> LabelRun:
+    """Label every audio file of ``expansion`` on its exact model input and write
+    ``path,key,<seven>`` rows to ``out``. Rows go to ``OUT.partial``, each flushed
+    as it comes: a killed run leaves them there (and in the cache, so a rerun
+    finishes at once) and never touches an older ``out``. ``step`` is called once
+    per file, done or skipped (a progress bar)."""
+    run = LabelRun(
+        len(expansion.files), skipped=[(f, "folder not read") for f in expansion.unreadable]
+    )
+
+    def clips() -> Iterator[Clip]:
+        for path in expansion.files:
+            try:
+                audio = audiofile.read(path)
+                model_input = prepare(audio.frames, audio.sample_rate)
+            except (audiofile.AudioFileError, PreprocessError) as exc:
+                run.skipped.append((str(path), str(exc)))
+                step()
+                continue
+            yield Clip(str(path), clip_key(model_input), dequantise(quantise(model_input)))
+
+    partial = out.with_name(out.name + ".partial")
+    with contextlib.suppress(OSError):  # a folder that cannot be made is named just below
+        out.parent.mkdir(parents=True, exist_ok=True)
+    with exitcodes.open_output(partial, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "key", *DESCRIPTORS])
+        for outcome in label_clips(clips(), cache, jobs):
+            step()
+            if outcome.values is None:
+                run.skipped.append((outcome.name, f"teacher: {outcome.error}"))
+                continue
+            writer.writerow([outcome.name, outcome.key, *(f"{v:.4f}" for v in outcome.values)])
+            handle.flush()
+            run.labelled += 1
+            run.from_cache += outcome.cached
+    partial.replace(out)
+    return run

@@ -20,10 +20,12 @@ seeded by ``params["seed"]``, so the same params render the same samples.
 
 from __future__ import annotations
 
+import csv
 import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import signal
@@ -689,3 +691,24 @@ def groove(
     mix[-fade:] *= np.linspace(1.0, 0.0, fade)
     mix *= 10 ** (-1 / 20) / float(np.abs(mix).max())
     return mix.astype(np.float32), [(note.time_s, note.kind) for note in notes]
+
+
+def write_groove(
+    out: Path, seed: int, bars: int, bpm: float, sample_rate: int, lead_in_s: float = 0.0
+) -> tuple[float, list[tuple[float, str]], Path]:
+    """``groove`` to a file, after ``lead_in_s`` of silence, with its onsets in
+    ``OUT.onsets.csv``: the seconds written, the notes, and the CSV's path."""
+    import soundfile
+
+    audio, notes = groove(seed, bars=bars, bpm=bpm, sample_rate=sample_rate)
+    lead = round(lead_in_s * sample_rate)
+    audio = np.concatenate([np.zeros(lead, dtype=audio.dtype), audio])
+    notes = [(t + lead / sample_rate, kind) for t, kind in notes]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(out, audio, sample_rate, subtype="PCM_16")
+    onsets = out.with_suffix(".onsets.csv")
+    with onsets.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["onset_s", "kind"])
+        writer.writerows((f"{t:.6f}", kind) for t, kind in notes)
+    return audio.size / sample_rate, notes, onsets

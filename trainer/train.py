@@ -108,3 +108,17 @@ def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path)
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return result
+
+
+def run_folder(runs: Path, settings: TrainSettings, without: tuple[str, ...] = ()) -> Path:
+    """``RUNS/<arch>-seed<N>[-no-<part>...]`` (``early-<ms>ms`` for an early model)."""
+    name = f"early-{settings.early_ms:g}ms" if settings.early_ms else settings.arch
+    return runs / f"{name}-seed{settings.seed}{''.join(f'-no-{k}' for k in without)}"
+
+
+def mark_latest(run_dir: Path) -> None:
+    """Point ``latest`` beside a full-corpus, full-second run at it: the run exported
+    by default."""
+    latest = run_dir.parent / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(run_dir.name)

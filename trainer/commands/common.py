@@ -16,4 +16,5 @@ def default_store() -> Path:
     return default_path().parent / "corpus"
 
 
+#: Where ``trainer train`` puts its run folders; ``runs/latest`` is what export takes.
 RUNS = Path("runs")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -12,26 +11,12 @@ from timbrecast.daemon import exitcodes
 
 def cmd_groove(args: argparse.Namespace) -> int:
     """Render a synthetic groove and the list of its onsets (a CSV beside it)."""
-    import numpy as np
-    import soundfile
+    from timbrecast.trainer.synth import write_groove
 
-    from timbrecast.trainer.synth import groove
-
-    audio, notes = groove(args.seed, bars=args.bars, bpm=args.bpm, sample_rate=args.rate)
-    lead = round(args.lead_in * args.rate)
-    audio = np.concatenate([np.zeros(lead, dtype=audio.dtype), audio])
-    notes = [(t + lead / args.rate, kind) for t, kind in notes]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(args.out, audio, args.rate, subtype="PCM_16")
-    onsets = args.out.with_suffix(".onsets.csv")
-    with onsets.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["onset_s", "kind"])
-        writer.writerows((f"{t:.6f}", kind) for t, kind in notes)
-    print(
-        f"wrote {args.out} ({audio.size / args.rate:.1f} s, {len(notes)} notes) and {onsets}",
-        file=sys.stderr,
+    seconds, notes, onsets = write_groove(
+        args.out, args.seed, args.bars, args.bpm, args.rate, args.lead_in
     )
+    print(f"wrote {args.out} ({seconds:.1f} s, {len(notes)} notes) and {onsets}", file=sys.stderr)
     return exitcodes.OK
 
 

@@ -14,7 +14,7 @@ from timbrecast.trainer.commands.common import RUNS, default_store
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one architecture; the run directory gets the model, log, plot, summary."""
     from timbrecast.trainer.dataset import load_split
-    from timbrecast.trainer.train import TrainSettings, train
+    from timbrecast.trainer.train import TrainSettings, mark_latest, run_folder, train
 
     parts = load_split(args.store)
     without = tuple(args.without.split(",")) if args.without else ()
@@ -29,9 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.seed,
         args.early_ms,
     )
-    suffix = "".join(f"-no-{k}" for k in without)
-    name = f"early-{args.early_ms:g}ms" if args.early_ms else args.arch
-    run_dir = args.out or RUNS / f"{name}-seed{args.seed}{suffix}"
+    run_dir = args.out or run_folder(RUNS, settings, without)
     print(
         f"training {args.arch} on {len(parts['train'])} clips, validating on "
         f"{len(parts['validation'])}; run directory {run_dir}",
@@ -39,10 +37,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     with quiet.tensorflow_output(args.verbose):
         result = train(parts["train"], parts["validation"], settings, run_dir)
-    latest = RUNS / "latest"
     if run_dir.parent == RUNS and not without and not args.early_ms:
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(run_dir.name)
+        mark_latest(run_dir)
     print(
         f"best validation MAE {result.best_val_mae:.4f} at epoch {result.best_epoch} of "
         f"{result.epochs_run} ({result.seconds / 60:.1f} min, {result.parameters:,} "
