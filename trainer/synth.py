@@ -603,7 +603,7 @@ class Note:
     voice: str
 
 
-def _groove_kit(rng: np.random.Generator) -> dict[str, tuple[str, dict]]:
+def groove_kit(rng: np.random.Generator) -> dict[str, tuple[str, dict]]:
     """One coherent kit: random voices tamed into a plausible drum set."""
     kit: dict[str, tuple[str, dict]] = {}
     tame = {"ring_mix": 0.0, "attack_s": 0.0, "tone_hz": 0.0, "thin_hz": 0.0, "drive": 0.0}
@@ -676,7 +676,7 @@ def groove(
     audio peaking at -1 dBFS and the (onset seconds, kind) of every note.
     """
     rng = np.random.default_rng(seed)
-    kit = _groove_kit(rng)
+    kit = groove_kit(rng)
     notes = pattern(rng, bars, bpm)
     length = math.ceil((bars * 4 * 60.0 / bpm + 0.4) * sample_rate)
     mix = np.zeros(length)
