@@ -1,0 +1,371 @@
+"""Drum grooves with exact onsets, played on the kits we may train on, in the rooms
+users play in: what the onset benchmark scores detectors on, and what a learned
+detector will train on (on other kits).
+
+A groove is 4 bars of a backbeat (``pattern``) played on one kit (``Kit``:
+Hydrogen kits with their velocity layers, SoundFont presets, drum machines,
+synthetic kits); each note's true onset is its sample's attack. ``condition`` puts
+the mix in one of the listening conditions (noise, room, level, all at once)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import soxr
+from scipy.signal import fftconvolve
+
+from timbrecast.daemon import audiofile
+from timbrecast.daemon.preprocess import attack_index, to_mono
+from timbrecast.trainer import hydrogen, soundfonts, synth
+from timbrecast.trainer.sources import Hit
+
+#: Grooves are rendered at this rate (kits are resampled to it).
+RATE = 44_100
+#: The listening conditions (``condition``).
+CONDITIONS = ("clean", "noise", "room", "quiet", "live")
+#: What a note is: a stroke, a ghost note, a flam's grace note or a note of a roll.
+KINDS = ("stroke", "ghost", "flam", "roll")
+#: voice -> (instrument class, preferred instrument names) in a Hydrogen kit.
+VOICES = {
+    "kick": ("kick", r""),
+    "snare": ("snare", r"^(?!.*rim)"),
+    "hat": ("hihat", r"clos|\bcl\b"),
+    "open": ("hihat", r"\bop(en|ened)?\b"),
+    "crash": ("cymbal", r"crash|splash|^cymbal$"),
+    "tom": ("tom", r""),
+}
+#: Not one stick stroke of the voice: a foot, a choked or a half-open hat.
+EXCLUDED = r"pedal|choke|semi|hat free|bell"
+#: Its samples are slices of analog drum recordings that go on after the stroke
+#: (its crash and "bass drum 2" re-attack where every detector agrees), so a groove
+#: made of them has onsets nobody annotated.
+EXCLUDED_KITS = {"rumpf_kit_z01_gm"}
+#: voice -> General MIDI notes that play it, preferred first.
+GM_NOTES = {
+    "kick": (36, 35),
+    "snare": (38, 40),
+    "hat": (42,),
+    "open": (46,),
+    "crash": (49, 57, 55),
+    "tom": (50, 48, 47, 45, 43, 41),
+}
+#: voice -> the drum machines' instrument folder suffixes (TidalCycles' names).
+MACHINE_VOICES = {
+    "kick": ("bd",),
+    "snare": ("sd",),
+    "hat": ("hh",),
+    "open": ("oh", "hh"),
+    "crash": ("cr", "oh", "hh"),
+    "tom": ("ht", "mt", "lt"),
+}
+#: A voice's audio at RATE, peak 1, and the index of its attack.
+Sound = tuple[np.ndarray, int]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note of a groove: when (s), which voice, how hard (1-127), what kind."""
+
+    time_s: float
+    voice: str
+    velocity: int
+    kind: str
+
+
+def pattern(rng: np.random.Generator, bpm: float, bars: int = 4) -> list[Note]:
+    """A backbeat groove, humanised per grid slot (notes of one slot land together)."""
+    step, notes = 60.0 / bpm / 4, []
+    sixteenths = bpm < 110 and rng.random() < 0.5
+    roll_bar = int(rng.integers(bars - 1)) if rng.random() < 1 / 3 else None
+
+    def velocity(low: int, high: int) -> int:
+        return int(rng.integers(low, high + 1))
+
+    for bar in range(bars):
+        fill = bar == bars - 1
+        slots: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+        if bar == 0:
+            slots[0].append(("crash", velocity(100, 120), "stroke"))
+        extra = rng.choice([6, 7, 10, 11, 14], size=int(rng.integers(0, 3)), replace=False)
+        for s in sorted({0, 8, *extra.tolist()}):
+            slots[s].append(("kick", velocity(85, 127), "stroke"))
+        for s in (4, 12):
+            slots[s].append(("snare", velocity(100, 127), "stroke"))
+        rolling = range(8, 16) if bar == roll_bar else range(0)
+        for s in range(1, 12 if fill else 16, 2):
+            if s not in rolling and rng.random() < 0.3:
+                slots[s].append(("snare", velocity(20, 45), "ghost"))
+        for s in range(0, 12 if fill else 16, 1 if sixteenths else 2):
+            voice = "open" if bar == 1 and s == 14 else "hat"
+            slots[s].append((voice, 100 if s % 4 == 0 else velocity(40, 70), "stroke"))
+        if fill:
+            for s in range(12, 16):
+                slots[s].append((f"tom{s - 12}", velocity(90, 120), "stroke"))
+        for s, hits in slots.items():
+            time_s = 0.5 + (bar * 16 + s) * step + rng.normal(0.0, 0.004)
+            notes += [Note(time_s, voice, v, kind) for voice, v, kind in hits]
+            if s in (4, 12) and rng.random() < 0.5:
+                grace = time_s - rng.uniform(0.015, 0.030)
+                notes.append(Note(grace, "snare", velocity(40, 65), "flam"))
+        if bar == roll_bar:  # 32nds over beats 3-4, crescendo
+            for k in range(16):
+                time_s = 0.5 + (bar * 16 + 8 + k / 2) * step + rng.normal(0.0, 0.002)
+                if k % 8:  # the backbeat stroke on beat 4 is already there
+                    notes.append(Note(time_s, "snare", 20 + round(70 * k / 15), "roll"))
+    return sorted(notes, key=lambda n: n.time_s)
+
+
+def _prepared(frames: np.ndarray, rate: int) -> Sound:
+    """Mono at RATE, peak 1, and the index of its attack."""
+    mono = to_mono(frames)
+    if rate != RATE:
+        mono = soxr.resample(mono, rate, RATE, quality="HQ")
+    mono = mono / float(np.abs(mono).max())
+    return mono, attack_index(mono)
+
+
+class Kit(Protocol):
+    """A drum set: for each voice (and the fill's four toms), a sound per velocity."""
+
+    family: str
+
+    def sound(self, voice: str, velocity: int) -> Sound: ...
+
+
+class HydrogenKit:
+    """One Hydrogen kit's instrument for each voice, chosen once per groove, its
+    velocity layer as Hydrogen picks it; a missing voice falls back (open hat ->
+    closed, crash -> open hat, toms -> snare)."""
+
+    family = "hydrogen"
+
+    def __init__(self, hits: list[Hit], rng: np.random.Generator, cache: dict) -> None:
+        self.cache = cache
+        self.layers: dict[str, list[Hit]] = {}
+        for voice, (cls, preferred) in VOICES.items():
+            pool = [h for h in hits if h.instrument_class == cls]
+            usable = sorted(
+                {h.instrument for h in pool if not re.search(EXCLUDED, h.instrument.lower())}
+            )
+            names = [n for n in usable if re.search(preferred, n.lower())] or usable
+            if voice == "tom":
+                for k in range(4):
+                    chosen = [h for h in pool if names and h.instrument == names[k % len(names)]]
+                    self.layers[f"tom{k}"] = chosen or self.layers["snare"]
+            elif names:
+                chosen = names[int(rng.integers(len(names)))]
+                self.layers[voice] = [h for h in pool if h.instrument == chosen]
+            else:
+                self.layers[voice] = self.layers["open" if voice == "crash" else "hat"]
+
+    def sound(self, voice: str, velocity: int) -> Sound:
+        """The layer holding ``velocity``, as Hydrogen picks it."""
+        layers = self.layers[voice]
+        hit = layers[-1]
+        for layer in layers:
+            fields = layer.recipe_fields()
+            if fields["velocity_min"] <= velocity / 127 <= fields["velocity_max"]:
+                hit = layer
+                break
+        if hit.recipe not in self.cache:
+            audio = hydrogen.render(hit)
+            self.cache[hit.recipe] = _prepared(audio.frames, audio.sample_rate)
+        return self.cache[hit.recipe]
+
+
+class OneLayerKit:
+    """A kit of one sound per voice (SoundFont presets, drum machines): velocity only
+    scales it, as it does in those instruments."""
+
+    def __init__(self, family: str, voices: dict[str, Callable[[], Sound]]) -> None:
+        self.family = family
+        self.voices = voices
+        self.sounds: dict[str, Sound] = {}
+
+    def sound(self, voice: str, velocity: int) -> Sound:
+        if voice not in self.sounds:
+            self.sounds[voice] = self.voices[voice]()
+        return self.sounds[voice]
+
+
+class SynthKit:
+    """A kit of the synthetic generator, softer strokes darker as ``synth.groove`` has it."""
+
+    family = "synthetic"
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        kit = synth.groove_kit(rng)
+        toms = ("tom_high", "tom_mid", "tom_floor", "tom_floor")
+        self.voices = {
+            "kick": kit["kick"],
+            "snare": kit["snare"],
+            "hat": kit["hihat_closed"],
+            "open": kit["hihat_open"],
+            "crash": kit["cymbal"],
+            **{f"tom{k}": kit[name] for k, name in enumerate(toms)},
+        }
+
+    def sound(self, voice: str, velocity: int) -> Sound:
+        kind, params = self.voices[voice]
+        tone = 2000.0 + 16000.0 * (velocity / 127) ** 2
+        return _prepared(synth.render(kind, params | {"tone_hz": tone}, RATE), RATE)
+
+
+def _tom_voices(pick: Callable[[str, int], Callable[[], Sound]]) -> dict[str, Callable[[], Sound]]:
+    return {f"tom{k}": pick("tom", k) for k in range(4)}
+
+
+def soundfont_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
+    """One kit per SoundFont drum preset (and freepats) holding kick, snare and hat."""
+    by_preset: dict[tuple[str, str], dict[int, Hit]] = defaultdict(dict)
+    for hit in soundfonts.listing().hits:
+        fields = hit.recipe_fields()
+        by_preset[hit.kit, str(fields.get("preset", ""))][fields["note"]] = hit
+    makers = []
+    for notes in by_preset.values():
+        if not all(any(n in notes for n in GM_NOTES[v]) for v in ("kick", "snare", "hat")):
+            continue
+
+        def make(_: np.random.Generator, cache: dict, notes: dict[int, Hit] = notes) -> Kit:
+            def pick(voice: str, k: int = 0) -> Callable[[], Sound]:
+                wanted = [n for n in GM_NOTES[voice] if n in notes] or [
+                    n for n in GM_NOTES["snare" if voice == "tom" else "hat"] if n in notes
+                ]
+                hit = notes[wanted[k % len(wanted)]]
+
+                def render() -> Sound:
+                    if hit.recipe not in cache:
+                        audio = soundfonts.render(hit)
+                        cache[hit.recipe] = _prepared(audio.frames, audio.sample_rate)
+                    return cache[hit.recipe]
+
+                return render
+
+            voices = {v: pick(v) for v in ("kick", "snare", "hat", "open", "crash")}
+            return OneLayerKit("soundfont", voices | _tom_voices(pick))
+
+        makers.append(make)
+    return makers
+
+
+def machine_kits(root: Path) -> list[Callable[[np.random.Generator, dict], Kit]]:
+    """One kit per drum machine holding kick, snare and closed hat (a sample per voice
+    drawn per groove)."""
+    makers = []
+    for machine in sorted(p for p in root.glob("*") if p.is_dir()):
+        folders = {f.name.rsplit("-", 1)[-1]: f for f in machine.iterdir() if f.is_dir()}
+        if not all(MACHINE_VOICES[v][0] in folders for v in ("kick", "snare", "hat")):
+            continue
+
+        def make(rng: np.random.Generator, cache: dict, folders: dict = folders) -> Kit:
+            def pick(voice: str, k: int = 0) -> Callable[[], Sound]:
+                names = [n for n in MACHINE_VOICES[voice] if n in folders] or ["sd"]
+                files = sorted(folders[names[k % len(names)]].glob("*.flac"))
+                path = files[int(rng.integers(len(files)))]
+
+                def render() -> Sound:
+                    if str(path) not in cache:
+                        audio = audiofile.read(path)
+                        cache[str(path)] = _prepared(audio.frames, audio.sample_rate)
+                    return cache[str(path)]
+
+                return render
+
+            voices = {v: pick(v) for v in ("kick", "snare", "hat", "open", "crash")}
+            return OneLayerKit("drum machine", voices | _tom_voices(pick))
+
+        makers.append(make)
+    return makers
+
+
+def hydrogen_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
+    by_kit: dict[str, list[Hit]] = defaultdict(list)
+    for hit in hydrogen.listing().hits:
+        by_kit[hit.kit].append(hit)
+    usable = sorted(
+        k
+        for k, hits in by_kit.items()
+        if {"kick", "snare", "hihat"} <= {h.instrument_class for h in hits}
+        and k not in EXCLUDED_KITS
+    )
+    return [lambda rng, cache, hits=by_kit[k]: HydrogenKit(hits, rng, cache) for k in usable]
+
+
+def all_kits(drum_machines: Path) -> dict[str, list[Callable[[np.random.Generator, dict], Kit]]]:
+    """Kit makers by family (the drum machines of ``drum_machines``, the collection
+    ``../shared/data/drum-machines``, when it is there): a groove takes the families
+    in turn, then a kit in turn."""
+    return {
+        "hydrogen": hydrogen_kits(),
+        "soundfont": soundfont_kits(),
+        "drum machine": machine_kits(drum_machines),
+        "synthetic": [lambda rng, _cache: SynthKit(rng)],
+    }
+
+
+def render(notes: list[Note], kit: Kit) -> tuple[np.ndarray, list[float]]:
+    """The mix at -1 dBFS peak and each note's true onset (its attack sample)."""
+    mix = np.zeros(round((notes[-1].time_s + 2.0) * RATE))
+    truth = []
+    for note in notes:
+        audio, attack = kit.sound(note.voice, note.velocity)
+        start = round(note.time_s * RATE)
+        part = audio[: mix.size - (start - attack)]  # the 0.5 s lead-in covers the attack
+        mix[start - attack : start - attack + part.size] += (note.velocity / 127) ** 1.5 * part
+        truth.append(start / RATE)
+    return mix * 10 ** (-1 / 20) / np.abs(mix).max(), truth
+
+
+def noise(size: int, colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS white, pink or mains-hum noise."""
+    if colour == "hum":
+        t = np.arange(size) / RATE
+        mains = rng.choice([50.0, 60.0])
+        out = sum(np.sin(2 * np.pi * mains * h * t + rng.uniform(0, 6.3)) / h for h in range(1, 8))
+        out = out + 0.05 * rng.normal(size=size)
+    else:
+        out = rng.normal(size=size)
+        if colour == "pink":
+            spectrum = np.fft.rfft(out)
+            spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(size, 1 / RATE), 20.0))
+            out = np.fft.irfft(spectrum, size)
+    return out / np.sqrt(np.mean(out**2))
+
+
+def room(clean: np.ndarray, rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """The direct sound plus a decaying noise tail from 1 ms: reverberant energy
+    ``drr_db`` below the direct sound's; renormalised to -1 dBFS."""
+    t = np.arange(round(1.2 * rt60_s * RATE)) / RATE
+    tail = rng.normal(size=t.size) * np.exp(-6.91 * t / rt60_s) * (t >= 0.001)
+    tail *= 10 ** (-drr_db / 20) / np.sqrt(np.sum(tail**2))
+    wet = clean + fftconvolve(clean, tail)[: clean.size]
+    return wet * 10 ** (-1 / 20) / np.abs(wet).max()
+
+
+def condition(name: str, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """One listening condition, its parameters drawn from the groove's generator, and
+    a line saying which."""
+    floor_db, colour = rng.uniform(-65, -40), str(rng.choice(["white", "pink", "hum"]))
+    rt60, drr = rng.uniform(0.2, 1.5), rng.uniform(-15, 10)
+    if name == "noise":
+        return clean + noise(clean.size, colour, rng) * 10 ** (floor_db / 20), (
+            f"{colour} {floor_db:.0f} dBFS"
+        )
+    if name == "room":
+        return room(clean, rt60, drr, rng), f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB"
+    if name == "quiet":
+        level = rng.uniform(-36, -12)
+        return clean * 10 ** (level / 20), f"{level:.0f} dB"
+    if name == "live":
+        level = rng.uniform(-24, 0)
+        wet = room(clean, rt60, drr, rng) * 10 ** (level / 20)
+        return wet + noise(clean.size, colour, rng) * 10 ** (floor_db / 20), (
+            f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB, {level:.0f} dB, {colour} {floor_db:.0f} dBFS"
+        )
+    return clean, ""
