@@ -104,6 +104,7 @@ class Scale:
 LABEL_SCALE = Scale.of(NORMALISATION)
 
 
+#: The version of ``ModelContract``'s JSON; a file written in another is refused.
 CONTRACT_FORMAT = 1
 
 
