@@ -26,9 +26,15 @@ DESCRIPTORS: tuple[str, ...] = (
 )
 
 
-def the_seven(names: Iterable[str]) -> bool:
-    """Whether ``names`` are the seven descriptors, each once, in any order."""
-    return sorted(names) == sorted(DESCRIPTORS)
+def the_seven(names: Iterable[object]) -> bool:
+    """Whether ``names`` are the seven descriptors, each once, in any order. Any
+    iterable may be asked (a decoded message's keys can be bytes): never raises."""
+    names = list(names)
+    return (
+        len(names) == len(DESCRIPTORS)
+        and all(isinstance(name, str) for name in names)
+        and set(names) == set(DESCRIPTORS)
+    )
 
 
 #: Model input: mono, 16 kHz, 1 s, starting this long before the attack.

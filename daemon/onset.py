@@ -61,7 +61,7 @@ class DetectorSettings:
     ``threshold``: flux above the adaptive median needed for an onset (lower is
     more sensitive). ``floor_db``: frames quieter than this (RMS dBFS) never
     start an onset. ``min_interval`` (s): the retrigger guard. Each takes the
-    values in ``LIMITS``, the same in the settings file and on the command line.
+    values in ``DETECTOR_LIMITS``, the same in the settings file and on the command line.
     """
 
     threshold: float = 0.015

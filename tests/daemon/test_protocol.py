@@ -97,6 +97,10 @@ def payload(**changes) -> bytes:
         ([b"timbre/snare", payload(seq=True)], "'seq' has type bool"),
         ([b"timbre/snare", payload(descriptors={"hardness": 1.0})], "seven descriptors"),
         (
+            [b"timbre/snare", payload(descriptors={b"hardness": 1.0, "depth": 1.0})],
+            "seven descriptors",
+        ),
+        (
             [b"timbre/snare", payload(descriptors={d: "1" for d in DESCRIPTORS})],
             "is not a number",
         ),
