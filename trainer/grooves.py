@@ -212,9 +212,7 @@ class SynthKit:
         }
 
     def sound(self, voice: str, velocity: int) -> Sound:
-        kind, params = self.voices[voice]
-        tone = 2000.0 + 16000.0 * (velocity / 127) ** 2
-        return _prepared(synth.render(kind, params | {"tone_hz": tone}, RATE), RATE)
+        return _prepared(synth.stroke(self.voices[voice], velocity / 127, RATE), RATE)
 
 
 def _tom_voices(pick: Callable[[str, int], Callable[[], Sound]]) -> dict[str, Callable[[], Sound]]:

@@ -629,6 +629,13 @@ def groove_kit(rng: np.random.Generator) -> dict[str, tuple[str, dict]]:
     return kit
 
 
+def stroke(voice: tuple[str, dict], velocity: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """One stroke of a kit's voice at ``velocity`` (0..1): a softer one is darker, as a
+    lighter stroke on a real drum is (its level is the caller's to set)."""
+    kind, params = voice
+    return render(kind, params | {"tone_hz": 2000.0 + 16000.0 * velocity**2}, sample_rate)
+
+
 def pattern(rng: np.random.Generator, bars: int, bpm: float) -> list[Note]:
     """A backbeat with ghost notes, an open hat, flams, a tom fill and a crash."""
     step = 60.0 / bpm / 4
@@ -681,9 +688,7 @@ def groove(
     length = math.ceil((bars * 4 * 60.0 / bpm + 0.4) * sample_rate)
     mix = np.zeros(length)
     for note in notes:
-        kind, params = kit[note.voice]
-        tone = 2000.0 + 16000.0 * note.velocity**2
-        audio = render(kind, params | {"tone_hz": tone}, sample_rate)
+        audio = stroke(kit[note.voice], note.velocity, sample_rate)
         start = round(note.time_s * sample_rate)
         part = audio[: length - start]
         mix[start : start + part.size] += note.velocity**1.5 * part
