@@ -21,6 +21,7 @@ import soxr
 from scipy.signal import fftconvolve
 
 from timbrecast.daemon import audiofile
+from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.preprocess import attack_index, to_mono
 from timbrecast.trainer import hydrogen, soundfonts, synth
 from timbrecast.trainer.sources import Hit
@@ -173,24 +174,18 @@ class HydrogenKit:
             if fields["velocity_min"] <= velocity / 127 <= fields["velocity_max"]:
                 hit = layer
                 break
-        if hit.recipe not in self.cache:
-            audio = hydrogen.render(hit)
-            self.cache[hit.recipe] = _prepared(audio.frames, audio.sample_rate)
-        return self.cache[hit.recipe]
+        return _load(self.cache, hit.recipe, lambda: hydrogen.render(hit))
 
 
 class OneLayerKit:
     """A kit of one sound per voice (SoundFont presets, drum machines): velocity only
     scales it, as it does in those instruments."""
 
-    def __init__(self, family: str, voices: dict[str, Callable[[], Sound]]) -> None:
+    def __init__(self, family: str, sounds: dict[str, Sound]) -> None:
         self.family = family
-        self.voices = voices
-        self.sounds: dict[str, Sound] = {}
+        self.sounds = sounds
 
     def sound(self, voice: str, velocity: int) -> Sound:
-        if voice not in self.sounds:
-            self.sounds[voice] = self.voices[voice]()
         return self.sounds[voice]
 
 
@@ -215,8 +210,18 @@ class SynthKit:
         return _prepared(synth.stroke(self.voices[voice], velocity / 127, RATE), RATE)
 
 
-def _tom_voices(pick: Callable[[str, int], Callable[[], Sound]]) -> dict[str, Callable[[], Sound]]:
-    return {f"tom{k}": pick("tom", k) for k in range(4)}
+def _load(cache: dict[str, Sound], key: str, read: Callable[[], Audio]) -> Sound:
+    """A sample read and prepared once per run: kits share samples across grooves."""
+    if key not in cache:
+        audio = read()
+        cache[key] = _prepared(audio.frames, audio.sample_rate)
+    return cache[key]
+
+
+def _voices(pick: Callable[[str, int], Sound]) -> dict[str, Sound]:
+    """Every voice of a groove (and the fill's four toms) from ``pick(voice, k)``."""
+    sounds = {voice: pick(voice, 0) for voice in ("kick", "snare", "hat", "open", "crash")}
+    return sounds | {f"tom{k}": pick("tom", k) for k in range(4)}
 
 
 def soundfont_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
@@ -231,22 +236,14 @@ def soundfont_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
             continue
 
         def make(_: np.random.Generator, cache: dict, notes: dict[int, Hit] = notes) -> Kit:
-            def pick(voice: str, k: int = 0) -> Callable[[], Sound]:
+            def pick(voice: str, k: int) -> Sound:
                 wanted = [n for n in GM_NOTES[voice] if n in notes] or [
                     n for n in GM_NOTES["snare" if voice == "tom" else "hat"] if n in notes
                 ]
                 hit = notes[wanted[k % len(wanted)]]
+                return _load(cache, hit.recipe, lambda: soundfonts.render(hit))
 
-                def render() -> Sound:
-                    if hit.recipe not in cache:
-                        audio = soundfonts.render(hit)
-                        cache[hit.recipe] = _prepared(audio.frames, audio.sample_rate)
-                    return cache[hit.recipe]
-
-                return render
-
-            voices = {v: pick(v) for v in ("kick", "snare", "hat", "open", "crash")}
-            return OneLayerKit("soundfont", voices | _tom_voices(pick))
+            return OneLayerKit("soundfont", _voices(pick))
 
         makers.append(make)
     return makers
@@ -262,21 +259,13 @@ def machine_kits(root: Path) -> list[Callable[[np.random.Generator, dict], Kit]]
             continue
 
         def make(rng: np.random.Generator, cache: dict, folders: dict = folders) -> Kit:
-            def pick(voice: str, k: int = 0) -> Callable[[], Sound]:
+            def pick(voice: str, k: int) -> Sound:
                 names = [n for n in MACHINE_VOICES[voice] if n in folders] or ["sd"]
                 files = sorted(folders[names[k % len(names)]].glob("*.flac"))
                 path = files[int(rng.integers(len(files)))]
+                return _load(cache, str(path), lambda: audiofile.read(path))
 
-                def render() -> Sound:
-                    if str(path) not in cache:
-                        audio = audiofile.read(path)
-                        cache[str(path)] = _prepared(audio.frames, audio.sample_rate)
-                    return cache[str(path)]
-
-                return render
-
-            voices = {v: pick(v) for v in ("kick", "snare", "hat", "open", "crash")}
-            return OneLayerKit("drum machine", voices | _tom_voices(pick))
+            return OneLayerKit("drum machine", _voices(pick))
 
         makers.append(make)
     return makers
