@@ -181,7 +181,9 @@ class Tally:
         #: recall counts [found, all] by kind and by velocity band
         self.by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
 
-    def add(self, found: list[float], refs: np.ndarray, kinds: list[str], velocities: list[int]):
+    def add(
+        self, found: list[float], refs: np.ndarray, kinds: list[str], velocities: list[int]
+    ) -> None:
         pairs = mir_eval.util.match_events(refs, np.asarray(found), WINDOW_S)
         self.tp += len(pairs)
         self.found += len(found)
