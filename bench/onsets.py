@@ -8,7 +8,9 @@ drums we may train on, in the conditions a live kit meets.
 Kits, in turn by groove: Debian's Hydrogen kits (velocity layers picked as
 Hydrogen does), the General MIDI drum presets of its SoundFonts and freepats
 (``trainer.soundfonts``), the drum machines of ``../shared/data/drum-machines``
-(when it is there) and kits of the synthetic generator (``trainer.synth``).
+(when it is there) and kits of the synthetic generator (``trainer.synth``); by
+default only the test kits of ``trainer/data/split.json`` (``--kits``), which the
+learned detector (``trainer onsets train``) never trained on.
 
 Grooves: 4 bars at tempi spread over 70-180 bpm: kicks, backbeat snare, closed
 hats in 8ths (or 16ths below 110 bpm), an open hat, a crash, a tom fill, ghost
@@ -49,6 +51,7 @@ import argparse
 import csv
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import mir_eval
@@ -77,11 +80,11 @@ BANDS = ((20, 39), (40, 59), (60, 99), (100, 127))
 DRUM_MACHINES = Path(__file__).resolve().parents[1].parent / "shared/data/drum-machines"
 
 
-def ours(settings: DetectorSettings) -> Callable[[np.ndarray], list[float]]:
-    """The daemon's detector, fed its block size (``inputs.BLOCK_FRAMES``, 128)."""
+def ours(settings: DetectorSettings, method: str) -> Callable[[np.ndarray], list[float]]:
+    """The daemon's detector by ``method``, fed its block size (``inputs.BLOCK_FRAMES``, 128)."""
 
     def detect(audio: np.ndarray) -> list[float]:
-        detector = OnsetDetector(RATE, settings)
+        detector = OnsetDetector(RATE, replace(settings, method=method))
         found: list[float] = []
         for start in range(0, audio.size, BLOCK_FRAMES):
             block = audio[start : start + BLOCK_FRAMES]
@@ -98,10 +101,11 @@ def tuned(assignments: list[str]) -> tuple[DetectorSettings, str]:
     ones are ``daemon/onset.py``'s module constants, for sweeping the detector
     itself (tune on another ``--seed`` than the one you report).
     """
-    fields, constants = {}, {}
+    fields: dict[str, float] = {}
+    constants = {}
     for assignment in assignments:
         name, _, value = assignment.partition("=")
-        if name in DetectorSettings.__dataclass_fields__:
+        if name in DetectorSettings.__dataclass_fields__ and name != "method":
             fields[name] = float(value)
         elif name.isupper() and isinstance(getattr(onset, name, None), (int, float)):
             constants[name] = type(getattr(onset, name))(float(value))
@@ -110,7 +114,9 @@ def tuned(assignments: list[str]) -> tuple[DetectorSettings, str]:
     for name, value in constants.items():
         setattr(onset, name, value)
     changed = ", ".join(f"{k}={v}" for k, v in {**fields, **constants}.items())
-    return DetectorSettings(**fields), f"ours: {changed or 'defaults'}, 128-frame blocks."
+    return DetectorSettings(**fields), (
+        f"ours (learned) and ours flux: {changed or 'defaults'}, 128-frame blocks."
+    )
 
 
 def aubio_onsets(method: str) -> Callable[[np.ndarray], list[float]]:
@@ -141,6 +147,8 @@ def librosa_onsets(backtrack: bool) -> Callable[[np.ndarray], list[float]]:
     return detect
 
 
+#: Our detector's methods as the tables name them.
+OURS = {"ours": "learned", "ours flux": "flux"}
 OTHERS: dict[str, Callable[[np.ndarray], list[float]]] = {
     "aubio hfc": aubio_onsets("hfc"),
     "aubio specflux": aubio_onsets("specflux"),
@@ -250,8 +258,8 @@ def main() -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python bench/onsets.py --grooves 120 --out onsets.md\n"
-        "  python bench/onsets.py --seed 1 --grooves 60 --only ours --set MASK_RATIO=0.4 "
-        "--set min_interval=0.03",
+        "  python bench/onsets.py --seed 1 --kits validation --grooves 60 --only ours "
+        "--set activation=0.4",
     )
     parser.add_argument("--grooves", type=int, default=120, help="grooves to render (default 120)")
     parser.add_argument("--seed", type=int, default=0, help="the whole benchmark follows from it")
@@ -268,7 +276,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["ours", *OTHERS],
+        choices=[*OURS, *OTHERS],
         help="run only this detector (repeatable; default: all)",
     )
     parser.add_argument(
@@ -276,16 +284,24 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override one of our settings (threshold, floor_db, min_interval) or a "
-        "constant of daemon/onset.py (MASK_RATIO, ...); repeatable",
+        help="override one of our settings (activation, threshold, floor_db, min_interval) "
+        "or a constant of daemon/onset.py (MASK_RATIO, ...); repeatable",
+    )
+    parser.add_argument(
+        "--kits",
+        choices=["test", "validation", "train", "all"],
+        default="test",
+        help="which kits of trainer/data/split.json play the grooves (default test: the "
+        "learned detector never trained on them; tune on validation, with another --seed)",
     )
     args = parser.parse_args()
     args.wavs.mkdir(parents=True, exist_ok=True)
     settings, setup = tuned(args.set)
-    detectors = {"ours": ours(settings), **OTHERS}
+    detectors = {name: ours(settings, method) for name, method in OURS.items()} | OTHERS
     detectors = {k: v for k, v in detectors.items() if not args.only or k in args.only}
 
-    kits = {f: makers for f, makers in all_kits(args.drum_machines).items() if makers}
+    part = None if args.kits == "all" else args.kits
+    kits = {f: makers for f, makers in all_kits(args.drum_machines, part).items() if makers}
     families = list(kits)
     cache: dict[str, Sound] = {}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
@@ -296,7 +312,7 @@ def main() -> None:
         family = families[index % len(families)]
         makers = kits[family]
         which = (index // len(families)) % len(makers)
-        kit = makers[which](rng, cache)
+        kit = makers[which].make(rng, cache)
         notes = pattern(rng, bpm)
         clean, truth = render(notes, kit)
         refs, kinds, velocities = merged(notes, truth)
@@ -324,7 +340,7 @@ def main() -> None:
     write_csv(args.wavs / "index.csv", index_rows)
     counts = ", ".join(f"{len(makers)} {family}" for family, makers in kits.items())
     header = (
-        f"{args.grooves} grooves (seed {args.seed}) from kits in turn: {counts}; "
+        f"{args.grooves} grooves (seed {args.seed}) from {args.kits} kits in turn: {counts}; "
         f"{tallies[next(iter(detectors)), 'overall'].refs} reference onsets (all conditions); "
         f"+-{WINDOW_S * 1e3:.0f} ms; references within {COMBINE_S * 1e3:.0f} ms merged; "
         f"each condition's parameters per groove in {args.wavs / 'index.csv'}.\n"

@@ -6,7 +6,7 @@ the channel count, and how much memory the process holds, measured on the real
 daemon process rather than on the pipeline in this interpreter. So this feeds
 raw PCM, as fast as the daemon reads it, to::
 
-    timbrecastd run --config EMPTY.toml --stdin --rate 48000 --channels C --format f32le \\
+    timbrecastd run --config DETECTOR.toml --stdin --rate 48000 --channels C --format f32le \\
         --endpoint tcp://127.0.0.1:PORT
 
 The stream is the bundled demo resampled to 48 kHz (soxr), repeated ``--repeat``
@@ -53,6 +53,7 @@ import zmq
 from latency import true_attacks
 
 from timbrecast.daemon import audiofile, bundled
+from timbrecast.daemon.onset import METHODS
 from timbrecast.daemon.preprocess import to_mono
 from timbrecast.daemon.protocol import Onset, ProtocolError, Status, Timbre, decode
 
@@ -275,13 +276,19 @@ def main() -> None:
         default=[1, 2, 4, 8],
         help="channel counts; the first is the reference (default 1 2 4 8)",
     )
+    parser.add_argument(
+        "--detector",
+        choices=METHODS,
+        default=METHODS[0],
+        help=f"onset detection method (default {METHODS[0]})",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown table here")
     args = parser.parse_args()
 
     rows: list[tuple[Result, Result]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "empty.toml"
-        config.write_text("")
+        config = Path(scratch) / "detector.toml"
+        config.write_text(f'[detection]\nmethod = "{args.detector}"\n')
         for channels in args.channels:
             print(f"{channels} channel(s)", file=sys.stderr, flush=True)
             startup = one_run(channels, None, config)

@@ -15,6 +15,7 @@ def _files(folder: str, suffix: str) -> list[Path]:
 
 DEFAULT_MODEL = "seven-filters-int8.tflite"
 EARLY_MODEL = "early-25ms-int8.tflite"
+ONSET_MODEL = "onsets-int8.tflite"
 
 
 def models() -> list[Path]:

@@ -19,7 +19,7 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from timbrecast.daemon import runtime
-from timbrecast.daemon.onset import DETECTOR_LIMITS, DetectorSettings
+from timbrecast.daemon.onset import DETECTOR_LIMITS, METHODS, DetectorSettings
 from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
 
 if sys.version_info >= (3, 11):
@@ -105,6 +105,8 @@ class Settings:
     threshold: float = field(default=_DETECTOR.threshold, metadata=_detection("threshold"))
     floor_db: float = field(default=_DETECTOR.floor_db, metadata=_detection("floor_db"))
     min_interval: float = field(default=_DETECTOR.min_interval, metadata=_detection("min_interval"))
+    method: str = field(default=_DETECTOR.method, metadata=_in("detection", _one_of(*METHODS)))
+    activation: float = field(default=_DETECTOR.activation, metadata=_detection("activation"))
     full_second: bool = field(default=False, metadata=_in("detection"))
     model: str = field(default="", metadata=_in("model"))
     early_model: str = field(default="", metadata=_in("model"))
@@ -122,7 +124,13 @@ class Settings:
 
     @property
     def detector(self) -> DetectorSettings:
-        return DetectorSettings(self.threshold, self.floor_db, self.min_interval)
+        return DetectorSettings(
+            threshold=self.threshold,
+            floor_db=self.floor_db,
+            min_interval=self.min_interval,
+            activation=self.activation,
+            method=self.method,
+        )
 
     def needs_restart(self, other: Settings) -> list[str]:
         """``[table] key`` of each changed setting that ``SIGHUP`` cannot apply."""

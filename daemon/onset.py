@@ -1,26 +1,38 @@
-"""Online percussive onset detection: log-magnitude spectral flux, at a 4 ms hop.
+"""Online percussive onset detection at a 4 ms hop: a learned activation (the
+default) or log-magnitude spectral flux.
 
 One ``OnsetDetector`` per channel, fed blocks of any size at the channel's
 native rate; it keeps its own state between blocks, so feeding a file in one
 block or in 64-sample blocks gives the same onsets (the madmom processor idea).
+``Framer`` cuts the stream into frames for both methods, and it is also what the
+trainer cuts its grooves with, so the learned detector trains on the frames it
+will see.
 
-Detection function: the magnitude spectrum of a 12 ms Hann frame, compressed as
-``log10(1 + GAMMA |X|)``, and its positive flux taken against a 3-bin maximum
-filter of the previous frame (SuperFlux's trick, which keeps a ringing or
-vibrating partial from counting as new energy), averaged over bins: the frame
-lasts 12 ms at any rate, so bins are 83 Hz apart and the flux reads about the
-same at 44.1 or 48 kHz. (Pooling bins into log-spaced bands first was tried: more
-ghost notes, fewer strokes, and a lower F-measure on the benchmark's tuning
-seed, 0.903 against 0.917.)
+Frames: the magnitude spectrum of a 12 ms Hann frame every 4 ms; the frame lasts
+12 ms at any rate, so bins are 83 Hz apart at 44.1 or 48 kHz alike.
 
-Peak picking without look-ahead: an onset fires on the first frame whose flux
-exceeds both ``threshold + RATIO * median(recent flux)`` and ``MASK_RATIO`` of a
-decaying memory of recent flux peaks, while the frame is louder than the noise
-floor and no onset fired in the last ``min_interval``. The
-detection frame ends a few ms after the attack, so the onset is then placed back
-on the attack in the waveform: walking back from the peak so far, the sample where
-the 1 ms envelope last rose through a fifth of the way from the level before the
-hit to that peak.
+``learned`` (``daemon/activation.py``): a small network reads the log band
+energies of the last 16 frames and says how likely an attack entered the newest
+frame; an onset fires on the first frame whose activation reaches
+``activation`` (at once if it reaches ``SURE``, else when the next frame's does
+too: a flicker of noise lights up one frame, an attack several), once the
+activation has fallen to half of that since the last onset, while the frame is
+louder than the noise floor and no onset fired in the last ``min_interval``.
+Look-ahead: at most that one frame.
+
+``flux``: the spectrum compressed as ``log10(1 + GAMMA |X|)``, and its positive
+flux taken against a 3-bin maximum filter of the previous frame (SuperFlux's
+trick, which keeps a ringing or vibrating partial from counting as new energy),
+averaged over bins. (Pooling bins into log-spaced bands first was tried: more
+ghost notes, fewer strokes, and a lower F-measure on the benchmark's tuning seed,
+0.903 against 0.917.) An onset fires on the first frame whose flux exceeds both
+``threshold + RATIO * median(recent flux)`` and ``MASK_RATIO`` of a decaying
+memory of recent flux peaks, with the same floor and guard.
+
+Either way the detection frame ends a few ms after the attack, so the onset is
+then placed back on the attack in the waveform: walking back from the peak so
+far, the sample where the 1 ms envelope last rose through a fifth of the way from
+the level before the hit to that peak.
 
 The constants and defaults were tuned on grooves of ``bench/onsets.py`` rendered
 with another seed (``--seed 1``) than the one its reported figures use (0).
@@ -30,8 +42,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
+
+from timbrecast.daemon.activation import Activation
 
 FRAME_S = 0.012
 HOP_S = 0.004
@@ -40,7 +55,7 @@ RATIO = 1.5
 MEDIAN_FRAMES = 25
 ATTACK_RISE = 0.2
 #: A hit's own decay (a snare's noise, a cymbal's wash) keeps fluctuating in
-#: level; so the threshold also follows recent flux peaks, decaying with
+#: level; so the flux threshold also follows recent flux peaks, decaying with
 #: ``MASK_S``, at ``MASK_RATIO`` of their height. At half the height, a snare's
 #: decay no longer retriggers 30-40 ms after it, and a ghost note 100 ms after a
 #: full stroke still clears the mask (which has fallen to 4 % of that peak).
@@ -52,35 +67,49 @@ ENVELOPE_S = 0.001
 #: as a hit there, one that starts on a hit (a one-shot file) must: so there a
 #: hit must also be this far above the floor (-40 dBFS RMS at the default).
 STARTUP_MARGIN_DB = 30.0
+#: A learned activation this high fires at once; lower ones above the threshold
+#: wait for the next frame to agree.
+SURE = 0.95
+#: The onset methods, the default first.
+METHODS = ("learned", "flux")
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """What a user tunes (and ``SIGHUP`` reloads).
+    """What a user tunes (and ``SIGHUP`` reloads, except ``method``).
 
-    ``threshold``: flux above the adaptive median needed for an onset (lower is
-    more sensitive). ``floor_db``: frames quieter than this (RMS dBFS) never
-    start an onset. ``min_interval`` (s): the retrigger guard. Each takes the
-    values in ``DETECTOR_LIMITS``, the same in the settings file and on the command line.
+    ``method``: ``learned`` or ``flux``. ``activation``: the learned detector's
+    threshold on its activation (0-1; lower is more sensitive). ``threshold``: the
+    flux detector's, flux above the adaptive median. ``floor_db``: frames quieter
+    than this (RMS dBFS) never start an onset. ``min_interval`` (s): the retrigger
+    guard; a flam's grace note 15-30 ms before the stroke is one hit at the default,
+    both at 0.010. The numbers take the values in ``DETECTOR_LIMITS``, the same in
+    the settings file and on the command line.
     """
 
     threshold: float = 0.015
     floor_db: float = -70.0
     min_interval: float = 0.030
+    activation: float = 0.35
+    method: str = METHODS[0]
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
         for f in fields(self):
-            low, high = DETECTOR_LIMITS[f.name]
-            value = getattr(self, f.name)
-            if not low <= value <= high:
-                raise ValueError(f"{f.name} {value} is outside {low:g}..{high:g}")
+            if f.name in DETECTOR_LIMITS:
+                low, high = DETECTOR_LIMITS[f.name]
+                value = getattr(self, f.name)
+                if not low <= value <= high:
+                    raise ValueError(f"{f.name} {value} is outside {low:g}..{high:g}")
 
 
-#: The range of each detector setting.
+#: The range of each numeric detector setting.
 DETECTOR_LIMITS: dict[str, tuple[float, float]] = {
     "threshold": (1e-6, 10.0),
     "floor_db": (-120.0, 0.0),
     "min_interval": (0.005, 2.0),
+    "activation": (0.01, 0.99),
 }
 
 
@@ -94,12 +123,23 @@ class OnsetEvent:
     strength: float
 
 
-class OnsetDetector:
-    """Stateful onset detector for one mono channel at ``sample_rate``."""
+@dataclass(frozen=True)
+class Frames:
+    """The frames a block completed: where each ends (stream sample), its magnitude
+    spectrum (``(n, bins)``, a full-scale sine's peak reads 1) and its RMS."""
 
-    def __init__(self, sample_rate: int, settings: DetectorSettings | None = None) -> None:
+    ends: np.ndarray
+    magnitudes: np.ndarray
+    rms: np.ndarray
+
+
+class Framer:
+    """Cuts one channel into ``FRAME_S`` frames every ``HOP_S``, block by block,
+    and keeps the recent samples that place an onset on its attack. The stream is
+    taken to start in silence: the first frames reach back before its first sample."""
+
+    def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
-        self.settings = settings or DetectorSettings()
         self.frame = max(32, round(FRAME_S * sample_rate))
         self.hop = max(8, round(HOP_S * sample_rate))
         self._window = np.hanning(self.frame).astype(np.float32)
@@ -110,65 +150,24 @@ class OnsetDetector:
         self._history = np.zeros(self._keep, dtype=np.float32)
         self._consumed = 0
         self._pending = 0
-        self._previous: np.ndarray | None = None
-        self._recent: deque[float] = deque(maxlen=MEDIAN_FRAMES)
-        self._mask = 0.0
-        self._mask_decay = float(np.exp(-self.hop / (MASK_S * sample_rate)))
-        self._last_onset = -(10**12)
 
-    def process(self, block: np.ndarray) -> list[OnsetEvent]:
-        """Feed the next samples (1-D float); returns the onsets they complete."""
+    def push(self, block: np.ndarray) -> Frames:
+        """Feed the next samples (1-D float); returns the frames they complete."""
         block = np.asarray(block, dtype=np.float32).ravel()
-        self._history = np.concatenate([self._history, block])
+        self._history = np.concatenate([self._history[-(self._keep + self._pending) :], block])
         self._consumed += block.size
         self._pending += block.size
-        events: list[OnsetEvent] = []
         hops = self._pending // self.hop
-        if hops:
-            self._pending -= hops * self.hop
-            end = self._history.size - self._pending
-            starts = end - self.frame - self.hop * np.arange(hops - 1, -1, -1)
-            frames = np.stack([self._history[s : s + self.frame] for s in starts])
-            spectra = np.log10(
-                1.0 + GAMMA * self._scale * np.abs(np.fft.rfft(frames * self._window))
-            )
-            rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-            for i in range(hops):
-                frame_end = self._consumed - self._pending - self.hop * (hops - 1 - i)
-                event = self._step(spectra[i], rms[i], frame_end)
-                if event is not None:
-                    events.append(event)
-        self._history = self._history[-(self._keep + self._pending) :]
-        return events
+        self._pending -= hops * self.hop
+        end = self._history.size - self._pending
+        starts = end - self.frame - self.hop * np.arange(hops - 1, -1, -1)
+        frames = np.lib.stride_tricks.sliding_window_view(self._history, self.frame)[starts]
+        magnitudes = self._scale * np.abs(np.fft.rfft(frames * self._window))
+        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+        ends = self._consumed - self._pending - self.hop * np.arange(hops - 1, -1, -1)
+        return Frames(ends, magnitudes.astype(np.float32), rms)
 
-    def _step(self, spectrum: np.ndarray, rms: float, frame_end: int) -> OnsetEvent | None:
-        previous, self._previous = self._previous, spectrum
-        if previous is None:
-            return None
-        widened = np.maximum(np.maximum(previous[:-2], previous[1:-1]), previous[2:])
-        flux = float(np.mean(np.maximum(spectrum[1:-1] - widened, 0.0)))
-        baseline = float(np.median(self._recent)) if self._recent else 0.0
-        self._recent.append(flux)
-        mask, self._mask = self._mask, max(flux, self._mask * self._mask_decay)
-        settings = self.settings
-        level_db = 20.0 * np.log10(max(rms, 1e-12))
-        # The previous frame reached back before the stream's first sample.
-        startup = frame_end - self.hop < self.frame
-        margin = STARTUP_MARGIN_DB if startup else 0.0
-        loud = level_db > settings.floor_db + margin
-        guard = round(settings.min_interval * self.sample_rate)
-        threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
-        if flux <= threshold or not loud:
-            return None
-        if frame_end - self._last_onset < guard:
-            return None
-        attack = self._attack(frame_end)
-        if attack - self._last_onset < guard:
-            return None
-        self._last_onset = attack
-        return OnsetEvent(sample=attack, detected_at=frame_end, strength=flux)
-
-    def _attack(self, frame_end: int) -> int:
+    def attack(self, frame_end: int) -> int:
         """The attack inside the frames before ``frame_end``, in stream samples."""
         span = self.frame + 2 * self.hop
         offset = self._history.size - (self._consumed - frame_end)
@@ -177,13 +176,124 @@ class OnsetDetector:
         if region.size <= self._envelope:
             return start
         envelope = np.lib.stride_tricks.sliding_window_view(region, self._envelope).max(axis=1)
-        before = float(np.median(envelope[: self.hop])) if envelope.size > self.hop else 0.0
-        peak = float(envelope.max())
-        rise = before + ATTACK_RISE * (peak - before)
+        # The new hit rises from the quietest point of the region: before it, an
+        # earlier hit may still be ringing louder than the new one's first
+        # milliseconds (a detector that fires early has seen only those).
+        valley = int(np.argmin(envelope))
+        peak = valley + int(np.argmax(envelope[valley:]))
+        before = float(np.median(envelope[max(0, valley - self.hop) : valley + 1]))
+        rise = before + ATTACK_RISE * (float(envelope[peak]) - before)
         # Back from the peak to where the envelope last stood below the rise: the
-        # first crossing from the start would land on an earlier hit still ringing
-        # in the region. envelope[i] is the maximum of region[i : i + window], so
-        # the envelope reaches the rise where the window's last sample does.
-        below = np.flatnonzero(envelope[: int(np.argmax(envelope))] < rise)
-        crossing = int(below[-1]) + 1 if below.size else 0
+        # first crossing from the valley could be a flicker of noise. envelope[i]
+        # is the maximum of region[i : i + window], so the envelope reaches the
+        # rise where the window's last sample does.
+        below = np.flatnonzero(envelope[valley:peak] < rise)
+        crossing = valley + (int(below[-1]) + 1 if below.size else 0)
         return max(0, start + crossing + self._envelope - 1)
+
+
+class _Method(Protocol):
+    """One frame in; its detection value out, and whether an onset candidate ends
+    there or (``back`` 1) at the frame before."""
+
+    #: The model it runs, if any.
+    model_id: str | None
+
+    def step(
+        self, magnitude: np.ndarray, settings: DetectorSettings
+    ) -> tuple[float, bool, int]: ...
+
+
+class _Flux:
+    model_id = None
+
+    def __init__(self, framer: Framer) -> None:
+        self._previous: np.ndarray | None = None
+        self._recent: deque[float] = deque(maxlen=MEDIAN_FRAMES)
+        self._mask = 0.0
+        self._mask_decay = float(np.exp(-framer.hop / (MASK_S * framer.sample_rate)))
+
+    def step(self, magnitude: np.ndarray, settings: DetectorSettings) -> tuple[float, bool, int]:
+        spectrum = np.log10(1.0 + GAMMA * magnitude)
+        previous, self._previous = self._previous, spectrum
+        if previous is None:
+            return 0.0, False, 0
+        widened = np.maximum(np.maximum(previous[:-2], previous[1:-1]), previous[2:])
+        flux = float(np.mean(np.maximum(spectrum[1:-1] - widened, 0.0)))
+        baseline = float(np.median(self._recent)) if self._recent else 0.0
+        self._recent.append(flux)
+        mask, self._mask = self._mask, max(flux, self._mask * self._mask_decay)
+        threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
+        return flux, flux > threshold, 0
+
+
+class _Learned:
+    def __init__(self, framer: Framer) -> None:
+        self._activation = Activation(framer.sample_rate, framer.frame, FRAME_S, HOP_S)
+        self.model_id: str | None = self._activation.contract.model_id
+        self._armed = True
+        self._previous = 0.0
+
+    def step(self, magnitude: np.ndarray, settings: DetectorSettings) -> tuple[float, bool, int]:
+        value = self._activation.step(magnitude)
+        previous, self._previous = self._previous, value
+        # An attack lights up several frames, a flicker of noise one: a frame above
+        # the threshold fires at once only if the network is sure, else when the
+        # next frame confirms it (one hop of look-ahead), and the onset is placed from
+        # the first frame, as if it had fired there.
+        above = value >= settings.activation
+        fires = self._armed and above and (value >= SURE or previous >= settings.activation)
+        back = int(fires and previous >= settings.activation)
+        # Re-armed once the activation has fallen well below the threshold: one
+        # stroke's frames above it make one candidate, not one per frame.
+        self._armed = value < 0.5 * settings.activation or (self._armed and not fires)
+        return value, fires, back
+
+
+class OnsetDetector:
+    """Stateful onset detector for one mono channel at ``sample_rate``."""
+
+    def __init__(self, sample_rate: int, settings: DetectorSettings | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.settings = settings or DetectorSettings()
+        self.framer = Framer(sample_rate)
+        self._method: _Method = (
+            _Learned(self.framer) if self.settings.method == "learned" else _Flux(self.framer)
+        )
+        self._last_onset = -(10**12)
+
+    @property
+    def model_id(self) -> str | None:
+        """The learned method's onset model; None for flux."""
+        return self._method.model_id
+
+    def process(self, block: np.ndarray) -> list[OnsetEvent]:
+        """Feed the next samples (1-D float); returns the onsets they complete."""
+        frames = self.framer.push(block)
+        events = []
+        for end, magnitude, rms in zip(frames.ends, frames.magnitudes, frames.rms, strict=True):
+            event = self._step(magnitude, float(rms), int(end))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _step(self, magnitude: np.ndarray, rms: float, frame_end: int) -> OnsetEvent | None:
+        settings = self.settings
+        value, candidate, back = self._method.step(magnitude, settings)
+        if not candidate:
+            return None
+        seen = frame_end - back * self.framer.hop
+        level_db = 20.0 * np.log10(max(rms, 1e-12))
+        # The previous frame reached back before the stream's first sample.
+        startup = frame_end - self.framer.hop < self.framer.frame
+        margin = STARTUP_MARGIN_DB if startup else 0.0
+        if level_db <= settings.floor_db + margin:
+            return None
+        guard = round(settings.min_interval * self.sample_rate)
+        if seen - self._last_onset < guard:
+            return None
+        attack = self.framer.attack(seen)
+        if attack - self._last_onset < guard:
+            return None
+        self._last_onset = attack
+        return OnsetEvent(sample=attack, detected_at=frame_end, strength=value)

@@ -116,8 +116,8 @@ class Service:
                 self.settings = wanted
                 self.pipeline.reload(wanted.detector)
                 log(
-                    f"reloaded: threshold {wanted.threshold}, floor {wanted.floor_db} dBFS, "
-                    f"min interval {wanted.min_interval} s"
+                    f"reloaded: activation {wanted.activation}, threshold {wanted.threshold}, "
+                    f"floor {wanted.floor_db} dBFS, min interval {wanted.min_interval} s"
                 )
         self.notifier.reloaded(status_line(self.pipeline))
 

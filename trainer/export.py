@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from timbrecast.daemon.activation import ActivationContract
 from timbrecast.daemon.contract import ModelContract
 from timbrecast.daemon.tflitemeta import METADATA_NAME
 from timbrecast.trainer.split import Split
@@ -27,7 +28,8 @@ QUANTIZATIONS = ("int8", "float16", "dynamic", "none")
 
 
 def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None = None) -> bytes:
-    """The model as TFLite flatbuffer bytes; ``calibration`` is (n, length) float32 for int8."""
+    """The model as TFLite flatbuffer bytes; ``calibration`` holds float32 inputs for int8
+    (one per row, shaped as the model's input)."""
     import tensorflow as tf
 
     if quantize not in QUANTIZATIONS:
@@ -39,7 +41,7 @@ def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None
 
         def representative() -> Iterator[list[np.ndarray]]:
             for clip in calibration:
-                yield [clip.reshape(1, -1, 1).astype(np.float32)]
+                yield [clip.reshape(1, *model.input_shape[1:]).astype(np.float32)]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -57,8 +59,10 @@ def model_id(architecture: str, quantize: str, tflite: bytes) -> str:
     return f"{architecture}-{quantize}-{hashlib.sha256(tflite).hexdigest()[:8]}"
 
 
-def embed_contract(tflite: bytes, contract: ModelContract) -> bytes:
-    """The same model with the contract in its metadata table."""
+def embed_contract(
+    tflite: bytes, contract: ModelContract | ActivationContract, name: str = METADATA_NAME
+) -> bytes:
+    """The same model with the contract in its metadata table, as entry ``name``."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -67,9 +71,9 @@ def embed_contract(tflite: bytes, contract: ModelContract) -> bytes:
     buffer.data = np.frombuffer(contract.to_json(), dtype=np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
-    entry.name = METADATA_NAME
+    entry.name = name
     entry.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
+    model.metadata = [m for m in (model.metadata or []) if m.name != name.encode()]
     model.metadata.append(entry)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 

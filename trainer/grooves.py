@@ -25,9 +25,12 @@ from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.preprocess import attack_index, to_mono
 from timbrecast.trainer import hydrogen, soundfonts, synth
 from timbrecast.trainer.sources import Hit
+from timbrecast.trainer.split import Split
 
 #: Grooves are rendered at this rate (kits are resampled to it).
 RATE = 44_100
+#: Every sample fades out over its last 20 ms (``_prepared``).
+FADE_S = 0.02
 #: The listening conditions (``condition``).
 CONDITIONS = ("clean", "noise", "room", "quiet", "live")
 #: What a note is: a stroke, a ghost note, a flam's grace note or a note of a roll.
@@ -67,6 +70,8 @@ MACHINE_VOICES = {
 }
 #: A voice's audio at RATE, peak 1, and the index of its attack.
 Sound = tuple[np.ndarray, int]
+#: The synthetic generator's kits: every groove draws a new one from its own seed.
+SYNTHETIC = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -123,11 +128,15 @@ def pattern(rng: np.random.Generator, bpm: float, bars: int = 4) -> list[Note]:
 
 
 def _prepared(frames: np.ndarray, rate: int) -> Sound:
-    """Mono at RATE, peak 1, and the index of its attack."""
+    """Mono at RATE, peak 1, faded out over its last ``FADE_S``, and the index of
+    its attack. Rendered SoundFont notes stop at a fixed length, some still
+    sounding: cut dead, they click, an onset no one played."""
     mono = to_mono(frames)
     if rate != RATE:
         mono = soxr.resample(mono, rate, RATE, quality="HQ")
     mono = mono / float(np.abs(mono).max())
+    fade = min(mono.size // 4, round(FADE_S * RATE))
+    mono[mono.size - fade :] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
     return mono, attack_index(mono)
 
 
@@ -137,6 +146,15 @@ class Kit(Protocol):
     family: str
 
     def sound(self, voice: str, velocity: int) -> Sound: ...
+
+
+@dataclass(frozen=True)
+class KitMaker:
+    """A kit by name (the unit of ``trainer.split``), made per groove: ``make(rng,
+    cache)`` draws the groove's instruments with ``rng`` and shares samples in ``cache``."""
+
+    name: str
+    make: Callable[[np.random.Generator, dict], Kit]
 
 
 class HydrogenKit:
@@ -192,7 +210,7 @@ class OneLayerKit:
 class SynthKit:
     """A kit of the synthetic generator, softer strokes darker as ``synth.groove`` has it."""
 
-    family = "synthetic"
+    family = SYNTHETIC
 
     def __init__(self, rng: np.random.Generator) -> None:
         kit = synth.groove_kit(rng)
@@ -224,14 +242,14 @@ def _voices(pick: Callable[[str, int], Sound]) -> dict[str, Sound]:
     return sounds | {f"tom{k}": pick("tom", k) for k in range(4)}
 
 
-def soundfont_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
+def soundfont_kits() -> list[KitMaker]:
     """One kit per SoundFont drum preset (and freepats) holding kick, snare and hat."""
     by_preset: dict[tuple[str, str], dict[int, Hit]] = defaultdict(dict)
     for hit in soundfonts.listing().hits:
         fields = hit.recipe_fields()
         by_preset[hit.kit, str(fields.get("preset", ""))][fields["note"]] = hit
     makers = []
-    for notes in by_preset.values():
+    for (kit, _), notes in by_preset.items():
         if not all(any(n in notes for n in GM_NOTES[v]) for v in ("kick", "snare", "hat")):
             continue
 
@@ -245,11 +263,11 @@ def soundfont_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
 
             return OneLayerKit("soundfont", _voices(pick))
 
-        makers.append(make)
+        makers.append(KitMaker(kit, make))
     return makers
 
 
-def machine_kits(root: Path) -> list[Callable[[np.random.Generator, dict], Kit]]:
+def machine_kits(root: Path) -> list[KitMaker]:
     """One kit per drum machine holding kick, snare and closed hat (a sample per voice
     drawn per groove)."""
     makers = []
@@ -267,11 +285,11 @@ def machine_kits(root: Path) -> list[Callable[[np.random.Generator, dict], Kit]]
 
             return OneLayerKit("drum machine", _voices(pick))
 
-        makers.append(make)
+        makers.append(KitMaker(machine.name, make))
     return makers
 
 
-def hydrogen_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
+def hydrogen_kits() -> list[KitMaker]:
     by_kit: dict[str, list[Hit]] = defaultdict(list)
     for hit in hydrogen.listing().hits:
         by_kit[hit.kit].append(hit)
@@ -281,18 +299,28 @@ def hydrogen_kits() -> list[Callable[[np.random.Generator, dict], Kit]]:
         if {"kick", "snare", "hihat"} <= {h.instrument_class for h in hits}
         and k not in EXCLUDED_KITS
     )
-    return [lambda rng, cache, hits=by_kit[k]: HydrogenKit(hits, rng, cache) for k in usable]
+    return [
+        KitMaker(k, lambda rng, cache, hits=by_kit[k]: HydrogenKit(hits, rng, cache))
+        for k in usable
+    ]
 
 
-def all_kits(drum_machines: Path) -> dict[str, list[Callable[[np.random.Generator, dict], Kit]]]:
+def all_kits(drum_machines: Path, part: str | None = None) -> dict[str, list[KitMaker]]:
     """Kit makers by family (the drum machines of ``drum_machines``, the collection
     ``../shared/data/drum-machines``, when it is there): a groove takes the families
-    in turn, then a kit in turn."""
-    return {
+    in turn, then a kit in turn. ``part`` (``train``, ``validation``, ``test``) keeps
+    the kits ``trainer.split`` puts there; synthetic kits are in every part, since
+    each is drawn anew from the groove's seed."""
+    split = Split.load()
+    families = {
         "hydrogen": hydrogen_kits(),
         "soundfont": soundfont_kits(),
         "drum machine": machine_kits(drum_machines),
-        "synthetic": [lambda rng, _cache: SynthKit(rng)],
+        SYNTHETIC: [KitMaker(SYNTHETIC, lambda rng, _cache: SynthKit(rng))],
+    }
+    return {
+        family: [m for m in makers if part in (None, split.of(m.name)) or m.name == SYNTHETIC]
+        for family, makers in families.items()
     }
 
 

@@ -16,6 +16,7 @@ from timbrecast.daemon.commands.flags import (
 from timbrecast.daemon.config import ConfigError, Settings
 from timbrecast.daemon.contract import ModelContractError
 from timbrecast.daemon.live import DeviceMissing, LiveInputError, find_device
+from timbrecast.daemon.onset import OnsetDetector
 from timbrecast.daemon.publisher import (
     Publisher,
     PublisherError,
@@ -46,6 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"ok       configuration: {where or 'defaults (no file)'}")
     report("model", lambda: describe_model(settings))
     report("early model", lambda: describe_early_model(settings))
+    report("onset detection", lambda: describe_detector(settings))
     if not args.file and not args.stdin:
         report("device", lambda: describe_device(settings))
     report("endpoint", lambda: describe_endpoint(settings))
@@ -64,6 +66,17 @@ def describe_early_model(settings: Settings) -> str:
     if model is None:
         return "none (no provisional timbre messages)"
     return f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack"
+
+
+def describe_detector(settings: Settings) -> str:
+    """The method, and for the learned one its model, loaded as a channel would."""
+    if settings.method != "learned":
+        return f"{settings.method} (threshold {settings.threshold})"
+    detector = OnsetDetector(48_000, settings.detector)
+    return (
+        f"learned, {detector.model_id} (activation {settings.activation}), "
+        f"min interval {settings.min_interval} s"
+    )
 
 
 def describe_device(settings: Settings) -> str:

@@ -12,7 +12,7 @@ from timbrecast.daemon import bundled, config, runtime
 from timbrecast.daemon.config import ConfigError, Settings
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import PCM_FORMATS
-from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.daemon.onset import METHODS, DetectorSettings
 from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
 
 
@@ -35,6 +35,8 @@ def detector_settings(args: argparse.Namespace) -> DetectorSettings:
         "threshold": args.threshold,
         "floor_db": args.floor_db,
         "min_interval": args.min_interval,
+        "activation": args.activation,
+        "method": args.detector,
     }
     try:
         return DetectorSettings(**{k: v for k, v in given.items() if v is not None})
@@ -53,6 +55,8 @@ def run_settings(args: argparse.Namespace) -> Settings:
         "threshold": args.threshold,
         "floor_db": args.floor_db,
         "min_interval": args.min_interval,
+        "activation": args.activation,
+        "method": args.detector,
         "full_second": args.full_second or None,
         "model": str(args.model) if args.model else None,
         "early_model": args.early_model,
@@ -115,10 +119,22 @@ def add_detector_flags(parser: argparse.ArgumentParser) -> None:
     defaults = DetectorSettings()
     group = parser.add_argument_group("onset detection")
     group.add_argument(
+        "--detector",
+        choices=METHODS,
+        help=f"learned: a small network over spectral frames; flux: spectral flux "
+        f"(default {defaults.method}; docs/benchmarks.md compares them)",
+    )
+    group.add_argument(
+        "--activation",
+        type=float,
+        help=f"learned detector: activation (0-1) for a hit; lower is more sensitive "
+        f"(default {defaults.activation})",
+    )
+    group.add_argument(
         "--threshold",
         type=float,
-        help=f"flux above the adaptive median for a hit; lower is more sensitive "
-        f"(default {defaults.threshold})",
+        help=f"flux detector: flux above the adaptive median for a hit; lower is more "
+        f"sensitive (default {defaults.threshold})",
     )
     group.add_argument(
         "--floor-db",

@@ -94,6 +94,36 @@ def test_out_of_range_settings_are_configuration_errors(take, tiny_tflite) -> No
     assert "floor_db 10.0 is outside" in result.stderr
 
 
+@pytest.mark.parametrize("detector", ["learned", "flux"])
+def test_either_detector_finds_the_demo_grooves_hits_on_their_attacks(detector, tiny_tflite):
+    """``--detector``: both methods hear each of the bundled groove's 47 hits (its
+    onsets CSV, notes within the 30 ms guard heard as one, at the first) within 5 ms
+    of the attack, and nothing else."""
+    from timbrecast.daemon import bundled
+
+    demo = bundled.demo_recordings()[0]
+    notes = np.unique(
+        np.loadtxt(demo.with_name("groove.onsets.csv"), delimiter=",", skiprows=1, usecols=0)
+    )
+    truth = [notes[0]]
+    for note in notes[1:]:
+        if note - truth[-1] > 0.030:
+            truth.append(note)
+    result = daemon(
+        "analyze", str(demo), "--model", str(tiny_tflite["int8"]), "--detector", detector
+    )
+    assert result.returncode == 0, result.stderr
+    found = np.array([json.loads(line)["onset_s"] for line in result.stdout.splitlines()])
+    assert found.size == len(truth) == 47
+    assert np.abs(found - truth).max() < 0.005
+
+
+def test_a_detector_setting_out_of_range_is_a_configuration_error(take, tiny_tflite) -> None:
+    result = daemon("analyze", str(take), "--model", str(tiny_tflite["int8"]), "--activation", "2")
+    assert result.returncode == CONFIG
+    assert result.stderr.strip().endswith("activation 2.0 is outside 0.01..0.99")
+
+
 def test_a_port_in_use_is_a_configuration_error(take, tiny_tflite) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

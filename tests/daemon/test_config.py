@@ -75,8 +75,10 @@ def test_flags_override_the_file_and_network_needs_consent(tmp_path: Path) -> No
 def test_reload_tells_detection_changes_from_restart_changes() -> None:
     running = Settings()
     assert running.needs_restart(Settings(threshold=0.5, floor_db=-40.0, min_interval=0.1)) == []
-    assert running.needs_restart(Settings(device="USB", hwm=5)) == [
+    assert running.needs_restart(Settings(activation=0.3)) == []
+    assert running.needs_restart(Settings(device="USB", hwm=5, method="flux")) == [
         "[input] device",
+        "[detection] method",
         "[publish] hwm",
     ]
 
@@ -183,6 +185,14 @@ def test_check_checks_the_early_model(tmp_path: Path) -> None:
     )
     assert "ok       early model: " in bundled.stdout
     assert "25 ms after each attack" in bundled.stdout
+    assert "ok       onset detection: learned, onsets-int8-" in bundled.stdout
+    flux = subprocess.run(
+        [script("timbrecastd"), "check", "--stdin", "--detector", "flux"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "ok       onset detection: flux (threshold 0.015)" in flux.stdout
 
 
 TOML_VALUES = st.recursive(

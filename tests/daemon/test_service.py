@@ -73,7 +73,7 @@ def test_sighup_reloads_detection_and_refuses_what_needs_a_restart(tmp_path: Pat
     sock = subscriber(endpoint)
     daemon = start("--config", str(path), "--file", str(DEMO), "--sources", "kit")
     time.sleep(3.0)
-    path.write_text(f'[publish]\nendpoint = "{endpoint}"\n[detection]\nthreshold = 0.016\n')
+    path.write_text(f'[publish]\nendpoint = "{endpoint}"\n[detection]\nactivation = 0.45\n')
     daemon.send_signal(signal.SIGHUP)
     time.sleep(1.0)
     path.write_text('[publish]\nendpoint = "tcp://127.0.0.1:1"\n')
@@ -84,7 +84,7 @@ def test_sighup_reloads_detection_and_refuses_what_needs_a_restart(tmp_path: Pat
     events = collect(sock, daemon)
     stderr = daemon.stderr.read()
     assert daemon.returncode == 0, stderr
-    assert "reloaded: threshold 0.016" in stderr
+    assert "reloaded: activation 0.45, threshold 0.015" in stderr
     assert "reload refused, settings unchanged: [publish] endpoint need a restart" in stderr
     assert f"reload refused, settings unchanged: {path}: not UTF-8 text" in stderr
     onsets = [e for e in events if isinstance(e, Onset)]

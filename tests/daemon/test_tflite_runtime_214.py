@@ -4,7 +4,8 @@ tflite-runtime 2.14 needs numpy < 2 and refuses op versions newer than it knows,
 so it gets its own environment: the project installed without dependencies,
 numpy < 2 and tflite-runtime, nothing else. There the daemon's runtime layer must
 pick tflite-runtime, read the contract, and give the outputs ai-edge-litert gives
-here, for the shipped models and for a model exported by today's converter.
+here, for the shipped models and for a model exported by today's converter, and
+the learned onset detector must find the same onsets.
 """
 
 from __future__ import annotations
@@ -21,14 +22,20 @@ import pytest
 from tests.conftest import REPO
 from timbrecast.daemon import bundled
 from timbrecast.daemon.inference import Model
+from timbrecast.daemon.onset import OnsetDetector
 
 RUN = """
 import json, sys
 import numpy as np
 from timbrecast.daemon import runtime
 from timbrecast.daemon.inference import Model
+from timbrecast.daemon.onset import OnsetDetector
 clips = np.load(sys.argv[1])
 out = {"installed": runtime.installed()}
+stream = np.concatenate([np.concatenate([np.zeros(4000), c]) for c in clips]).astype(np.float32)
+detector = OnsetDetector(16000)
+out["onsets"] = [e.sample for i in range(0, stream.size, 128)
+                 for e in detector.process(stream[i : i + 128])]
 for path in sys.argv[2:]:
     model = Model(path)
     head = clips[:, : model.contract.input_length]
@@ -65,6 +72,15 @@ def test_exported_models_load_and_agree_in_tflite_runtime_2_14(
     assert result.returncode == 0, result.stderr[-2000:]
     there = json.loads(result.stdout)
     assert there["installed"] == ["tflite-runtime"]
+    stream = np.concatenate([np.concatenate([np.zeros(4000), c]) for c in drum_clips])
+    detector = OnsetDetector(16_000)
+    onsets = [
+        e.sample
+        for i in range(0, stream.size, 128)
+        for e in detector.process(stream[i : i + 128].astype(np.float32))
+    ]
+    assert onsets and len(there["onsets"]) == len(onsets)
+    assert np.abs(np.array(there["onsets"]) - onsets).max() <= 32  # 2 ms
     for path in models:
         here = Model(path)
         assert here.runtime.name == "ai-edge-litert"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,10 +51,26 @@ def test_a_hydrogen_kit_plays_its_velocity_layers() -> None:
     """Soft and hard notes of a layered Debian kit come from different samples."""
     layered = grooves.hydrogen_kits()
     assert layered, "no Hydrogen kit installed (apt-get install hydrogen-drumkits)"
-    for make in layered:
-        kit = make(np.random.default_rng(0), {})
+    for maker in layered:
+        kit = maker.make(np.random.default_rng(0), {})
         if len(kit.layers["snare"]) > 1:
             soft, hard = kit.sound("snare", 20)[0], kit.sound("snare", 127)[0]
             assert soft.size != hard.size or not np.allclose(soft, hard)
             return
     pytest.fail("no installed Hydrogen kit has a snare with velocity layers")
+
+
+def test_kits_of_a_part_are_the_splits() -> None:
+    """A learned detector is scored only on kits it never trained on: the parts
+    are disjoint, and synthetic kits (drawn anew per groove) are in each."""
+    parts = {
+        part: {
+            m.name
+            for makers in grooves.all_kits(Path("/nonexistent"), part).values()
+            for m in makers
+        }
+        for part in ("train", "validation", "test")
+    }
+    assert "TR808EmulationKit" in parts["test"] and "freepats-GM" in parts["test"]
+    for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        assert parts[a] & parts[b] == {grooves.SYNTHETIC}

@@ -1,0 +1,202 @@
+"""The learned onset activation: how likely an attack entered the newest frame.
+
+A small causal network (``trainer onsets``) reads the log band energies of the
+last ``CONTEXT`` frames of ``onset.Framer``, and a memory of what rang before
+them, and gives one value in 0-1 per frame.
+The features are computed here, by the one function the trainer calls too, and
+the model file carries an ``ActivationContract`` (its own metadata entry, beside
+the timbre models' kind) that says which features it was trained on; the daemon
+refuses a model whose features it does not compute.
+
+Bands: ``BANDS`` triangular bands on the mel scale from ``FMIN`` to ``FMAX``
+(at most the Nyquist frequency), each at least two bins wide, so the
+filterbank reads the same at 44.1 and 48 kHz. A band's value is
+``log10(EPS + mean weighted magnitude)``: a ratio, so the network sees a hit's
+rise the same at -36 dB as at 0 dB, down to its noise floor (-120 dBFS here).
+
+Memory: 64 ms of context cannot tell a cymbal's wash, 300 ms on, from a new
+hit. So each band also keeps a decaying maximum of its past values (falling
+``DECAY`` per frame, 80 dB a second: SuperFlux's idea, per band), and the
+network reads it as it stood before the newest frame, as one more row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from timbrecast.daemon import bundled, runtime
+from timbrecast.daemon.contract import ModelContractError
+from timbrecast.daemon.quiet import quiet_stderr
+from timbrecast.daemon.tflitemeta import metadata
+
+#: The metadata entry that holds an onset model's contract.
+METADATA_NAME = "timbrecast.onsets"
+#: Bumped whenever ``features`` changes what a frame turns into.
+FEATURES_VERSION = 2
+BANDS = 32
+CONTEXT = 16
+FMIN = 50.0
+FMAX = 16_000.0
+EPS = 1e-6
+#: How fast the memory falls, in log10 units per frame (0.32 dB every 4 ms).
+DECAY = 0.016
+#: Rows of a window: the CONTEXT frames, then the memory.
+ROWS = CONTEXT + 1
+SILENCE = float(np.log10(EPS))
+
+
+@dataclass(frozen=True)
+class ActivationContract:
+    """What an onset model reads (``features_version``, ``bands`` per frame, the last
+    ``context`` frames of ``frame_s`` every ``hop_s``), and what it was trained on."""
+
+    model_id: str
+    features_version: int
+    bands: int
+    context: int
+    frame_s: float
+    hop_s: float
+    training_data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ActivationContract:
+        try:
+            return cls(**json.loads(raw))
+        except (ValueError, TypeError) as exc:
+            raise ModelContractError(f"the onset model's contract is malformed ({exc})") from exc
+
+    def check(self, frame_s: float, hop_s: float) -> None:
+        """Refuse what ``features`` and ``onset.Framer`` do not compute, naming it."""
+        wanted = {
+            "features_version": FEATURES_VERSION,
+            "bands": BANDS,
+            "context": CONTEXT,
+            "frame_s": frame_s,
+            "hop_s": hop_s,
+        }
+        problems = [
+            f"{k} {getattr(self, k)} (this daemon: {v})"
+            for k, v in wanted.items()
+            if getattr(self, k) != v
+        ]
+        if problems:
+            raise ModelContractError("onset model cannot be honoured: " + "; ".join(problems))
+
+
+def filterbank(sample_rate: int, frame: int) -> np.ndarray:
+    """(BANDS, frame // 2 + 1) weights, each band's summing to 1. The bands are the
+    same in Hz at every rate: above the Nyquist frequency (below 32 kHz) they are
+    empty, read as silence."""
+    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    spacing = sample_rate / frame
+    mel = np.linspace(_mel(FMIN), _mel(FMAX), BANDS + 2)
+    edges = 700.0 * (10 ** (mel / 2595.0) - 1.0)
+    bank = np.zeros((BANDS, freqs.size), dtype=np.float32)
+    for k in range(BANDS):
+        centre = edges[k + 1]
+        low = min(edges[k], centre - 2 * spacing)
+        high = max(edges[k + 2], centre + 2 * spacing)
+        rising = (freqs - low) / (centre - low)
+        falling = (high - freqs) / (high - centre)
+        bank[k] = np.clip(np.minimum(rising, falling), 0.0, None)
+        bank[k] /= max(float(bank[k].sum()), 1e-12)
+    return bank
+
+
+def _mel(hz: float) -> float:
+    return 2595.0 * float(np.log10(1.0 + hz / 700.0))
+
+
+def features(magnitudes: np.ndarray, bank: np.ndarray) -> np.ndarray:
+    """(n, bins) frame magnitudes -> (n, BANDS) log band energies, float32."""
+    return np.log10(EPS + magnitudes @ bank.T).astype(np.float32)
+
+
+def remembered(values: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The memory before each of ``values``' (n, BANDS) rows, and after the last,
+    from ``state`` (the memory before the first row). One formula for a frame at a
+    time and for a whole groove: ``m[t] = max(values[t], m[t-1] - DECAY)`` unrolled
+    as a running maximum."""
+    steps = np.arange(len(values), dtype=np.float64)[:, None]
+    running = np.maximum.accumulate(values + DECAY * steps, axis=0) - DECAY * steps
+    after = np.maximum(running, state - DECAY * (steps + 1)).astype(np.float32)
+    before = np.concatenate([state[None].astype(np.float32), after[:-1]])
+    return before, after[-1] if len(after) else state
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> tuple[bytes, ActivationContract]:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ModelContractError(f"onset model {path}: cannot read it ({exc.strerror})") from exc
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ModelContractError(f"onset model {path}: not a TFLite model")
+    raw = metadata(content).get(METADATA_NAME)
+    if raw is None:
+        raise ModelContractError(
+            f"onset model {path}: carries no onset contract (train it with `trainer onsets`)"
+        )
+    return content, ActivationContract.from_json(raw)
+
+
+def onset_model() -> Path:
+    """The bundled onset model."""
+    path = bundled.model(bundled.ONSET_MODEL)
+    if path is None:
+        raise ModelContractError(
+            f"the learned onset detector's model {bundled.ONSET_MODEL} is not installed; "
+            "use method = flux or reinstall timbrecast"
+        )
+    return path
+
+
+class Activation:
+    """One channel's activation: its frame context and its own interpreter (a
+    TFLite interpreter is not shared between threads)."""
+
+    def __init__(
+        self, sample_rate: int, frame: int, frame_s: float, hop_s: float, path: Path | None = None
+    ) -> None:
+        content, self.contract = _load(path or onset_model())
+        self.contract.check(frame_s, hop_s)
+        self._bank = filterbank(sample_rate, frame)
+        self._window = np.full((ROWS, BANDS), SILENCE, dtype=np.float32)
+        self._memory = np.full(BANDS, SILENCE, dtype=np.float32)
+        with quiet_stderr():
+            self._interpreter = runtime.load().interpreter_class(
+                model_content=content, num_threads=1
+            )
+            self._interpreter.allocate_tensors()
+        source = self._interpreter.get_input_details()[0]
+        if list(source["shape"]) != [1, ROWS, BANDS]:
+            raise ModelContractError(
+                f"onset model: input shape {list(source['shape'])}, not [1, {ROWS}, {BANDS}]"
+            )
+        self._input = source["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def step(self, magnitude: np.ndarray) -> float:
+        """The next frame's magnitude spectrum in, its activation out."""
+        value = features(magnitude[None], self._bank)
+        before, self._memory = remembered(value, self._memory)
+        self._window[: CONTEXT - 1] = self._window[1:CONTEXT]
+        self._window[CONTEXT - 1] = value[0]
+        self._window[CONTEXT] = before[0]
+        return self.invoke(self._window)
+
+    def invoke(self, window: np.ndarray) -> float:
+        """The activation of one (ROWS, BANDS) window: the frames, then the memory."""
+        self._interpreter.set_tensor(self._input, window.reshape(1, ROWS, BANDS))
+        self._interpreter.invoke()
+        return float(self._interpreter.get_tensor(self._output).ravel()[0])

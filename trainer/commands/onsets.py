@@ -1,0 +1,77 @@
+"""``trainer onsets train``: the learned onset detector, from grooves with exact onsets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from timbrecast.daemon import exitcodes
+from timbrecast.trainer import quiet
+
+#: Where the drum-machine collection sits in a checkout with ``../shared`` beside it.
+DRUM_MACHINES = Path("../shared/data/drum-machines")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Render grooves of the training kits, train, export int8 with its contract."""
+    from timbrecast.trainer.onsets import OnsetTraining, render_sets, train
+
+    settings = OnsetTraining(
+        grooves=args.grooves,
+        validation_grooves=args.validation_grooves,
+        epochs=args.epochs,
+        seed=args.seed,
+    )
+    train_set, validation = render_sets(settings, args.drum_machines)
+    print(
+        f"{len(train_set.targets)} training windows ({int(train_set.targets.sum())} targets), "
+        f"{len(validation.targets)} validation windows",
+        file=sys.stderr,
+    )
+    with quiet.tensorflow_output(args.verbose, stdout=False):
+        metrics = train(settings, train_set, validation, args.out)
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB, int8): best epoch "
+        f"{metrics['best_epoch']}, validation loss {metrics['validation_loss']}, int8 against "
+        f"float {metrics['int8_vs_float_mae']} mean activation difference",
+        file=sys.stderr,
+    )
+    return exitcodes.OK
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    onsets = commands.add_parser(
+        "onsets",
+        help="train the learned onset detector",
+        description="The daemon's default onset detector is a small network over spectral "
+        "frames. It trains on grooves rendered from the training kits (trainer/data/split.json "
+        "holds the validation and test kits out) with exact onsets, in noise, rooms, levels, "
+        "EQ and compression; no labels or corpus needed.",
+    )
+    steps = onsets.add_subparsers(dest="step", metavar="STEP", required=True)
+    train = steps.add_parser(
+        "train",
+        help="render grooves, train, export int8 TFLite",
+        description="Render grooves of the training kits, train the activation network, and "
+        "export it as int8 TFLite with its contract (what the daemon checks before using it). "
+        "Ship it by writing daemon/models/onsets-int8.tflite; score it with "
+        "`python bench/onsets.py --kits test`.",
+        epilog="examples:\n  trainer onsets train --out runs/onsets/onsets-int8.tflite\n"
+        "  trainer onsets train --grooves 8 --validation-grooves 2 --epochs 1 --out /tmp/o.tflite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--out", type=Path, required=True, help="the .tflite to write")
+    train.add_argument("--grooves", type=int, default=1000, help="training grooves (default 1000)")
+    train.add_argument(
+        "--validation-grooves", type=int, default=40, help="validation grooves (default 40)"
+    )
+    train.add_argument("--epochs", type=int, default=20, help="default 20; the best one is kept")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--drum-machines",
+        type=Path,
+        default=DRUM_MACHINES,
+        help=f"the drum-machine collection, used if there (default {DRUM_MACHINES})",
+    )
+    train.set_defaults(func=cmd_train)

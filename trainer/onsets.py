@@ -1,0 +1,273 @@
+"""Training the learned onset activation on grooves whose onsets are exact.
+
+Grooves (``trainer.grooves``) are played on the training kits only (``part``
+of ``trainer.split``: the benchmark scores on the test kits) and put through
+what a live kit meets: one of the listening conditions (noise, room, level, all
+at once), a random EQ, sometimes a compressor, at 44.1 or 48 kHz. They are cut
+into frames by the daemon's own ``onset.Framer`` and turned into features by
+``activation.features``, so the network trains on what it will read.
+
+A frame is a target when an attack lies in its last ``TARGET_HOPS`` hops: the
+first frames that can see it, so the detector fires within 12 ms of the
+attack, looking at nothing after it. Training keeps every target frame, the
+frames around them (the hard negatives: a hit's own decay, a flam's stroke) and
+a share of the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+from scipy.signal import lfilter
+
+from timbrecast.daemon.activation import (
+    BANDS,
+    CONTEXT,
+    FEATURES_VERSION,
+    METADATA_NAME,
+    ROWS,
+    SILENCE,
+    Activation,
+    ActivationContract,
+    features,
+    filterbank,
+    remembered,
+)
+from timbrecast.daemon.onset import FRAME_S, HOP_S, Framer
+from timbrecast.daemon.progress import Progress
+from timbrecast.trainer.grooves import CONDITIONS, RATE, all_kits, condition, pattern, render
+
+TARGET_HOPS = 3
+#: Frames this close to a target are kept as hard negatives.
+NEAR_FRAMES = 8
+#: Share of the other frames kept.
+OTHERS = 0.15
+#: How often each listening condition is drawn: rooms, where detectors lose most
+#: (docs/benchmarks.md), twice as often as the rest.
+CONDITION_WEIGHTS = {"clean": 1, "noise": 1, "room": 2, "quiet": 1, "live": 2}
+#: The largest loss of agreement with the float model an int8 export may cost
+#: (mean absolute activation difference on the validation grooves).
+TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class OnsetTraining:
+    """One training run: how many grooves of each part, epochs, and the seed."""
+
+    grooves: int = 1000
+    validation_grooves: int = 40
+    epochs: int = 20
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+
+@dataclass
+class Windows:
+    """Network inputs (n, ROWS, BANDS) and their targets (n,)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+def eq(audio: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A random tilt: first-order low and high shelves, each -12..+12 dB."""
+    out = audio
+    for kind in ("low", "high"):
+        gain = 10 ** (rng.uniform(-12, 12) / 20)
+        corner = rng.uniform(100, 600) if kind == "low" else rng.uniform(2000, 8000)
+        pole = np.exp(-2 * np.pi * corner / rate)
+        smooth = lfilter([1 - pole], [1, -pole], out)
+        out = gain * smooth + (out - smooth) if kind == "low" else smooth + gain * (out - smooth)
+    return out
+
+
+def compress(audio: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A feed-forward compressor (ratio 2-8, threshold 6-30 dB below peak, attack
+    1-10 ms, release 50-300 ms), made up to the same peak."""
+    ratio, below = rng.uniform(2, 8), rng.uniform(6, 30)
+    attack = np.exp(-1 / (rng.uniform(1e-3, 1e-2) * rate))
+    release = np.exp(-1 / (rng.uniform(0.05, 0.3) * rate))
+    level = np.abs(audio)
+    envelope = np.empty_like(level)
+    state = 0.0
+    for i, x in enumerate(level):
+        coeff = attack if x > state else release
+        state = coeff * state + (1 - coeff) * x
+        envelope[i] = state
+    threshold = np.abs(audio).max() * 10 ** (-below / 20)
+    over = np.maximum(envelope / threshold, 1.0)
+    out = audio * over ** (1 / ratio - 1)
+    return out * np.abs(audio).max() / max(np.abs(out).max(), 1e-12)
+
+
+def live(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A groove as a live input might give it: a condition, EQ, maybe compression,
+    at 44.1 or 48 kHz."""
+    weights = np.array([CONDITION_WEIGHTS[name] for name in CONDITIONS], dtype=float)
+    audio, _ = condition(str(rng.choice(CONDITIONS, p=weights / weights.sum())), clean, rng)
+    audio = eq(audio, RATE, rng)
+    if rng.random() < 0.3:
+        audio = compress(audio, RATE, rng)
+    rate = int(rng.choice([RATE, 48_000]))
+    if rate != RATE:
+        audio = soxr.resample(audio, RATE, rate)
+    return audio.astype(np.float32), rate
+
+
+def frames_of(audio: np.ndarray, rate: int, onsets_s: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, BANDS) features as the daemon computes them, and each frame's target."""
+    framer = Framer(rate)
+    frames = framer.push(audio)
+    values = features(frames.magnitudes, filterbank(rate, framer.frame))
+    targets = np.zeros(len(values), dtype=np.float32)
+    for onset in onsets_s:
+        after = frames.ends - round(onset * rate)
+        targets[(after > 0) & (after <= TARGET_HOPS * framer.hop)] = 1.0
+    return values, targets
+
+
+def windows(values: np.ndarray, targets: np.ndarray, rng: np.random.Generator | None) -> Windows:
+    """Each frame with the CONTEXT - 1 before it and the memory before it (the stream
+    starts in silence, as the daemon's window does); with ``rng``, only the frames
+    training keeps."""
+    silence = np.full((CONTEXT - 1, BANDS), SILENCE, dtype=np.float32)
+    padded = np.concatenate([silence, values])
+    view = np.lib.stride_tricks.sliding_window_view(padded, CONTEXT, axis=0).transpose(0, 2, 1)
+    memory, _ = remembered(values, np.full(BANDS, SILENCE, dtype=np.float32))
+    keep = np.arange(len(values))
+    if rng is not None:
+        near = np.convolve(targets, np.ones(2 * NEAR_FRAMES + 1), mode="same") > 0
+        keep = keep[near | (rng.random(len(values)) < OTHERS)]
+    return Windows(np.concatenate([view[keep], memory[keep, None]], axis=1), targets[keep])
+
+
+def corpus(count: int, part: str, seed: int, drum_machines: Path, sample: bool) -> Windows:
+    """Windows of ``count`` grooves on the kits of ``part``, families and kits in turn."""
+    kits = {f: makers for f, makers in all_kits(drum_machines, part).items() if makers}
+    families, cache = list(kits), {}
+    inputs, targets = [], []
+    progress = Progress(count, f"{part} grooves")
+    for index in range(count):
+        rng = np.random.default_rng([seed, index])
+        makers = kits[families[index % len(families)]]
+        kit = makers[(index // len(families)) % len(makers)].make(rng, cache)
+        notes = pattern(rng, rng.uniform(60, 200))
+        clean, truth = render(notes, kit)
+        audio, rate = live(clean, rng)
+        part_windows = windows(*frames_of(audio, rate, truth), rng if sample else None)
+        inputs.append(part_windows.inputs.astype(np.float16))  # half the memory
+        targets.append(part_windows.targets)
+        progress.update()
+    progress.close()
+    return Windows(np.concatenate(inputs), np.concatenate(targets))
+
+
+def network():
+    """A causal activation: two convolutions over the frames (bands as channels), and
+    how far the newest frame stands above the memory, into a small dense layer and
+    one sigmoid. About 27k weights."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((ROWS, BANDS))
+    x = layers.Rescaling(1 / 1.5, offset=2.0)(inputs)
+    frames = layers.Cropping1D((0, 1))(x)
+    newest = layers.Flatten()(layers.Cropping1D((CONTEXT - 1, 1))(x))
+    memory = layers.Flatten()(layers.Cropping1D((CONTEXT, 0))(x))
+    above = layers.Subtract()([newest, memory])
+    x = layers.Conv1D(32, 3, activation="relu")(frames)
+    x = layers.Conv1D(32, 3, activation="relu")(x)
+    x = layers.Concatenate()([layers.Flatten()(x), above])
+    x = layers.Dropout(0.2)(x)
+    x = layers.Dense(48, activation="relu")(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    return tf.keras.Model(inputs, outputs, name="onsets")
+
+
+def render_sets(settings: OnsetTraining, drum_machines: Path) -> tuple[Windows, Windows]:
+    """The training windows (sampled) and the validation grooves' (every frame)."""
+    train_set = corpus(settings.grooves, "train", settings.seed, drum_machines, sample=True)
+    validation = corpus(
+        settings.validation_grooves, "validation", settings.seed + 1, drum_machines, sample=False
+    )
+    return train_set, validation
+
+
+def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out: Path) -> dict:
+    """Train, export int8 with the contract to ``out``; what it scored."""
+    import tensorflow as tf
+
+    from timbrecast.trainer.export import convert, embed_contract
+
+    tf.keras.utils.set_random_seed(settings.seed)
+    model = network()
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(settings.learning_rate),
+        loss="binary_crossentropy",
+    )
+    best = tf.keras.callbacks.ModelCheckpoint(
+        str(out.with_suffix(".keras")), save_best_only=True, monitor="val_loss"
+    )
+    history = model.fit(
+        train_set.inputs.astype(np.float32),
+        train_set.targets,
+        validation_data=(validation.inputs.astype(np.float32), validation.targets),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=[best],
+        verbose=2,
+    )
+    model = tf.keras.models.load_model(out.with_suffix(".keras"))
+    rng = np.random.default_rng(settings.seed)
+    calibration = train_set.inputs[rng.choice(len(train_set.inputs), 500)]
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints what it saved
+        raw = convert(model, "int8", calibration.astype(np.float32))
+    check = validation.inputs[rng.choice(len(validation.inputs), 4000)]
+    reference = model.predict(check.astype(np.float32), verbose=0).ravel()
+    losses = history.history["val_loss"]
+    metrics = {
+        "best_epoch": int(np.argmin(losses)) + 1,
+        "validation_loss": round(float(min(losses)), 5),
+        "train_windows": len(train_set.targets),
+        "train_targets": int(train_set.targets.sum()),
+    }
+    contract = ActivationContract(
+        model_id=f"onsets-int8-{hashlib.sha256(raw).hexdigest()[:8]}",
+        features_version=FEATURES_VERSION,
+        bands=BANDS,
+        context=CONTEXT,
+        frame_s=FRAME_S,
+        hop_s=HOP_S,
+        training_data={"settings": asdict(settings), "kits": "train part of trainer.split"},
+        metrics=metrics,
+    )
+    quantised = _activations(embed_contract(raw, contract, METADATA_NAME), check)
+    metrics["int8_vs_float_mae"] = round(float(np.abs(quantised - reference).mean()), 5)
+    if metrics["int8_vs_float_mae"] > TOLERANCE:
+        raise ValueError(
+            f"int8 onset model differs from float by {metrics['int8_vs_float_mae']} "
+            f"(more than {TOLERANCE})"
+        )
+    contract = ActivationContract(**{**asdict(contract), "metrics": metrics})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(embed_contract(raw, contract, METADATA_NAME))
+    (out.with_suffix(".json")).write_text(json.dumps(asdict(contract), indent=1) + "\n")
+    return metrics
+
+
+def _activations(content: bytes, inputs: np.ndarray) -> np.ndarray:
+    """What the daemon's runtime makes of ``inputs`` through the model ``content``."""
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
+        handle.write(content)
+        handle.flush()
+        activation = Activation(RATE, Framer(RATE).frame, FRAME_S, HOP_S, Path(handle.name))
+        return np.array([activation.invoke(window) for window in inputs.astype(np.float32)])
