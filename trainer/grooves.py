@@ -25,7 +25,7 @@ from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.preprocess import attack_index, to_mono
 from timbrecast.trainer import hydrogen, soundfonts, synth
 from timbrecast.trainer.sources import Hit
-from timbrecast.trainer.split import Split
+from timbrecast.trainer.split import MACHINES, Split
 
 #: Grooves are rendered at this rate (kits are resampled to it).
 RATE = 44_100
@@ -285,7 +285,7 @@ def machine_kits(root: Path) -> list[KitMaker]:
 
             return OneLayerKit("drum machine", _voices(pick))
 
-        makers.append(KitMaker(machine.name, make))
+        makers.append(KitMaker(MACHINES + machine.name, make))
     return makers
 
 

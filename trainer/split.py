@@ -15,6 +15,9 @@ from pathlib import Path
 
 SPLIT_FILE = Path(__file__).parent / "data" / "split.json"
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
+#: How a drum machine of ``../shared/data/drum-machines`` is named as a kit:
+#: this, then its folder's name.
+MACHINES = "drum-machines/"
 
 
 @dataclass(frozen=True)
