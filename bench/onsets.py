@@ -70,6 +70,7 @@ from timbrecast.trainer.grooves import (
     Sound,
     all_kits,
     condition,
+    in_turn,
     pattern,
     render,
 )
@@ -302,17 +303,14 @@ def main() -> None:
 
     part = None if args.kits == "all" else args.kits
     kits = {f: makers for f, makers in all_kits(args.drum_machines, part).items() if makers}
-    families = list(kits)
     cache: dict[str, Sound] = {}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     index_rows = [("groove", "family", "kit", "bpm", "references", *CONDITIONS)]
     for index in tqdm(range(args.grooves), desc="grooves", unit="groove"):
         rng = np.random.default_rng([args.seed, index])
         bpm = 70 + 110 * (index + rng.uniform()) / args.grooves
-        family = families[index % len(families)]
-        makers = kits[family]
-        which = (index // len(families)) % len(makers)
-        kit = makers[which].make(rng, cache)
+        family, which, maker = in_turn(kits, index)
+        kit = maker.make(rng, cache)
         notes = pattern(rng, bpm)
         clean, truth = render(notes, kit)
         refs, kinds, velocities = merged(notes, truth)

@@ -324,6 +324,15 @@ def all_kits(drum_machines: Path, part: str | None = None) -> dict[str, list[Kit
     }
 
 
+def in_turn(kits: dict[str, list[KitMaker]], index: int) -> tuple[str, int, KitMaker]:
+    """Groove ``index``'s kit: the families in turn, then a family's kits in turn
+    (its family, its index in the family, its maker). Families without kits are skipped."""
+    families = [family for family, makers in kits.items() if makers]
+    family = families[index % len(families)]
+    which = (index // len(families)) % len(kits[family])
+    return family, which, kits[family][which]
+
+
 def render(notes: list[Note], kit: Kit) -> tuple[np.ndarray, list[float]]:
     """The mix at -1 dBFS peak and each note's true onset (its attack sample)."""
     mix = np.zeros(round((notes[-1].time_s + 2.0) * RATE))

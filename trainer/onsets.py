@@ -43,7 +43,15 @@ from timbrecast.daemon.activation import (
 )
 from timbrecast.daemon.onset import FRAME_S, HOP_S, Framer
 from timbrecast.daemon.progress import Progress
-from timbrecast.trainer.grooves import CONDITIONS, RATE, all_kits, condition, pattern, render
+from timbrecast.trainer.grooves import (
+    CONDITIONS,
+    RATE,
+    all_kits,
+    condition,
+    in_turn,
+    pattern,
+    render,
+)
 
 TARGET_HOPS = 3
 #: Frames this close to a target are kept as hard negatives.
@@ -152,14 +160,12 @@ def windows(values: np.ndarray, targets: np.ndarray, rng: np.random.Generator | 
 
 def corpus(count: int, part: str, seed: int, drum_machines: Path, sample: bool) -> Windows:
     """Windows of ``count`` grooves on the kits of ``part``, families and kits in turn."""
-    kits = {f: makers for f, makers in all_kits(drum_machines, part).items() if makers}
-    families, cache = list(kits), {}
+    kits, cache = all_kits(drum_machines, part), {}
     inputs, targets = [], []
     progress = Progress(count, f"{part} grooves")
     for index in range(count):
         rng = np.random.default_rng([seed, index])
-        makers = kits[families[index % len(families)]]
-        kit = makers[(index // len(families)) % len(makers)].make(rng, cache)
+        kit = in_turn(kits, index)[2].make(rng, cache)
         notes = pattern(rng, rng.uniform(60, 200))
         clean, truth = render(notes, kit)
         audio, rate = live(clean, rng)
