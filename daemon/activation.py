@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from timbrecast.daemon import bundled, runtime
-from timbrecast.daemon.contract import ModelContractError
+from timbrecast.daemon import bundled, runtime, selftest
+from timbrecast.daemon.contract import ModelContractError, SelfTest
 from timbrecast.daemon.quiet import quiet_stderr
 from timbrecast.daemon.tflitemeta import metadata
 
@@ -64,6 +64,7 @@ class ActivationContract:
     hop_s: float
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    self_test: SelfTest | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -71,8 +72,10 @@ class ActivationContract:
     @classmethod
     def from_json(cls, raw: bytes) -> ActivationContract:
         try:
-            return cls(**json.loads(raw))
-        except (ValueError, TypeError) as exc:
+            body = json.loads(raw)
+            body["self_test"] = SelfTest.from_json(body.get("self_test"))
+            return cls(**body)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise ModelContractError(f"the onset model's contract is malformed ({exc})") from exc
 
     def check(self, frame_s: float, hop_s: float) -> None:
@@ -134,6 +137,27 @@ def remembered(values: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.nd
     return before, after[-1] if len(after) else state
 
 
+def probes(frame_s: float, hop_s: float, sample_rate: int = 48_000) -> np.ndarray:
+    """An onset model's probes: (PROBES, ROWS, BANDS) windows of ``selftest``'s hits,
+    framed as ``onset.Framer`` frames them; probe i ends i frames after the first
+    frame that holds its attack (i from 0 to 5), so the activations run from an
+    attack's peak down its tail."""
+    frame, hop = round(frame_s * sample_rate), round(hop_s * sample_rate)
+    bank = filterbank(sample_rate, frame)
+    window = np.hanning(frame)
+    start = CONTEXT * hop + frame
+    out = []
+    for i in range(selftest.PROBES):
+        audio = selftest.hit(i, start + frame + 8 * hop, sample_rate, start)
+        frames = np.lib.stride_tricks.sliding_window_view(audio, frame)[::hop]
+        magnitudes = np.abs(np.fft.rfft(frames * window)) * (2.0 / window.sum())
+        values = features(magnitudes, bank)
+        memory, _ = remembered(values, np.full(BANDS, SILENCE, dtype=np.float32))
+        newest = (start - frame) // hop + 1 + i
+        out.append(np.vstack([values[newest - CONTEXT + 1 : newest + 1], memory[newest]]))
+    return np.stack(out).astype(np.float32)
+
+
 @lru_cache(maxsize=4)
 def _load(path: Path) -> tuple[bytes, ActivationContract]:
     try:
@@ -161,29 +185,52 @@ def onset_model() -> Path:
     return path
 
 
+@lru_cache(maxsize=4)
+def _proven(path: Path) -> selftest.Verdict | None:
+    """The model's self-test, once per process and model, on the runtime every
+    channel uses; None for a model trained without one."""
+    content, contract = _load(path)
+    if contract.self_test is None:
+        return None
+    chosen = runtime.load()
+    return selftest.verify(
+        contract.self_test,
+        probes(contract.frame_s, contract.hop_s),
+        lambda xnnpack: _interpreter(chosen, content, xnnpack),
+        f"onset model {path}",
+        chosen.name,
+    )
+
+
+def _interpreter(chosen: runtime.Runtime, content: bytes, xnnpack: bool) -> Any:
+    with quiet_stderr():
+        interpreter = chosen.interpreter(content, 1, xnnpack)
+        interpreter.allocate_tensors()
+    shape = list(interpreter.get_input_details()[0]["shape"])
+    if shape != [1, ROWS, BANDS]:
+        raise ModelContractError(f"onset model: input shape {shape}, not [1, {ROWS}, {BANDS}]")
+    return interpreter
+
+
 class Activation:
     """One channel's activation: its frame context and its own interpreter (a
-    TFLite interpreter is not shared between threads)."""
+    TFLite interpreter is not shared between threads). ``verdict`` is the model's
+    self-test at load (``selftest``)."""
 
     def __init__(
         self, sample_rate: int, frame: int, frame_s: float, hop_s: float, path: Path | None = None
     ) -> None:
-        content, self.contract = _load(path or onset_model())
+        path = path or onset_model()
+        content, self.contract = _load(path)
         self.contract.check(frame_s, hop_s)
+        self.verdict = _proven(path)
         self._bank = filterbank(sample_rate, frame)
         self._window = np.full((ROWS, BANDS), SILENCE, dtype=np.float32)
         self._memory = np.full(BANDS, SILENCE, dtype=np.float32)
-        with quiet_stderr():
-            self._interpreter = runtime.load().interpreter_class(
-                model_content=content, num_threads=1
-            )
-            self._interpreter.allocate_tensors()
-        source = self._interpreter.get_input_details()[0]
-        if list(source["shape"]) != [1, ROWS, BANDS]:
-            raise ModelContractError(
-                f"onset model: input shape {list(source['shape'])}, not [1, {ROWS}, {BANDS}]"
-            )
-        self._input = source["index"]
+        self._interpreter = _interpreter(
+            runtime.load(), content, self.verdict is None or self.verdict.xnnpack
+        )
+        self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
     def step(self, magnitude: np.ndarray) -> float:

@@ -110,12 +110,36 @@ class Scale:
 LABEL_SCALE = Scale.of(NORMALISATION)
 
 
+class ModelContractError(ValueError):
+    """A model file this daemon cannot honour; the message says what and why."""
+
+
 #: The version of ``ModelContract``'s JSON; a file written in another is refused.
 CONTRACT_FORMAT = 1
 
 
-class ModelContractError(ValueError):
-    """A model file this daemon cannot honour; the message says what and why."""
+@dataclass(frozen=True)
+class SelfTest:
+    """What the exporter saw the model give for the probe inputs of
+    ``selftest.probes`` (version ``probes``): one row per probe, in the model's own
+    output units, and how far from them a runtime may land (``daemon/selftest.py``)."""
+
+    expected: tuple[tuple[float, ...], ...]
+    tolerance: float
+    probes: int
+
+    @classmethod
+    def from_json(cls, body: Any) -> SelfTest | None:
+        if body is None:
+            return None
+        try:
+            return cls(
+                expected=tuple(tuple(float(v) for v in row) for row in body["expected"]),
+                tolerance=float(body["tolerance"]),
+                probes=int(body["probes"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelContractError(f"the model's self-test is malformed ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,8 @@ class ModelContract:
     early_ms: float | None = None
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: Exported before timbrecast had self-tests: None, and the model loads untested.
+    self_test: SelfTest | None = None
     format: int = CONTRACT_FORMAT
 
     def to_json(self) -> bytes:
@@ -144,6 +170,7 @@ class ModelContract:
             body = json.loads(raw)
             body["descriptors"] = tuple(body["descriptors"])
             body["normalisation"] = {k: tuple(v) for k, v in body["normalisation"].items()}
+            body["self_test"] = SelfTest.from_json(body.get("self_test"))
             return cls(**body)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelContractError(f"the model's contract is malformed ({exc})") from exc

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.daemon import runtime
+from timbrecast.daemon import runtime, selftest
 from timbrecast.daemon.contract import DESCRIPTORS, ModelContract, ModelContractError, Scale
 from timbrecast.daemon.quiet import quiet_stderr
 from timbrecast.daemon.tflitemeta import read_contract
@@ -18,6 +18,9 @@ class Model:
     A single hit is the common case and must not wait for a batch; a backlog
     (a fast roll, a file analysed as fast as possible) goes through ``batch`` clips
     per invoke, which costs far less than one invoke per clip.
+
+    Before either is built, the model runs its self-test (``selftest``): ``verdict``
+    says how it went (None for a model exported without one).
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class Model:
         self.batch = max(1, batch)
         try:
             with quiet_stderr():
-                self._single = self._interpreter(content, threads, 1)
-                self._batched = self._interpreter(content, threads, self.batch)
+                self.verdict = self._prove(content, threads)
+                xnnpack = self.verdict is None or self.verdict.xnnpack
+                self._single = self._interpreter(content, threads, 1, xnnpack)
+                self._batched = self._interpreter(content, threads, self.batch, xnnpack)
         except ModelContractError:
             raise
         except (ValueError, RuntimeError) as exc:
@@ -55,8 +60,20 @@ class Model:
     def model_id(self) -> str:
         return self.contract.model_id
 
-    def _interpreter(self, content: bytes, threads: int, batch: int):
-        interpreter = self.runtime.interpreter_class(model_content=content, num_threads=threads)
+    def _prove(self, content: bytes, threads: int) -> selftest.Verdict | None:
+        test = self.contract.self_test
+        if test is None:
+            return None
+        return selftest.verify(
+            test,
+            selftest.clips(self.contract.input_length),
+            lambda xnnpack: self._interpreter(content, threads, 1, xnnpack),
+            f"model {self.path}",
+            self.runtime.name,
+        )
+
+    def _interpreter(self, content: bytes, threads: int, batch: int, xnnpack: bool):
+        interpreter = self.runtime.interpreter(content, threads, xnnpack)
         detail = interpreter.get_input_details()[0]
         shape = list(detail["shape"])
         if len(shape) not in (2, 3) or shape[1] != self.contract.input_length:
@@ -91,17 +108,5 @@ class Model:
         return np.concatenate(out)
 
     def _run(self, interpreter, clips: np.ndarray) -> np.ndarray:
-        source = interpreter.get_input_details()[0]
-        target = interpreter.get_output_details()[0]
-        data = clips.reshape(source["shape"])
-        if source["dtype"] != np.float32:
-            scale, zero = source["quantization"]
-            info = np.iinfo(source["dtype"])
-            data = np.clip(np.round(data / scale + zero), info.min, info.max)
-        interpreter.set_tensor(source["index"], data.astype(source["dtype"]))
-        interpreter.invoke()
-        raw = interpreter.get_tensor(target["index"]).astype(np.float32)
-        if target["dtype"] != np.float32:
-            scale, zero = target["quantization"]
-            raw = (raw - zero) * scale
+        raw = runtime.invoke(interpreter, clips)
         return self._scale.points(raw.reshape(len(clips), -1)[:, self._order])

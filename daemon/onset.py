@@ -47,6 +47,7 @@ from typing import Protocol
 import numpy as np
 
 from timbrecast.daemon.activation import Activation
+from timbrecast.daemon.selftest import Verdict
 
 FRAME_S = 0.012
 HOP_S = 0.004
@@ -196,8 +197,9 @@ class _Method(Protocol):
     """One frame in; its detection value out, and whether an onset candidate ends
     there or (``back`` 1) at the frame before."""
 
-    #: The model it runs, if any.
+    #: The model it runs, if any, and how its self-test went.
     model_id: str | None
+    verdict: Verdict | None
 
     def step(
         self, magnitude: np.ndarray, settings: DetectorSettings
@@ -206,6 +208,7 @@ class _Method(Protocol):
 
 class _Flux:
     model_id = None
+    verdict = None
 
     def __init__(self, framer: Framer) -> None:
         self._previous: np.ndarray | None = None
@@ -231,6 +234,7 @@ class _Learned:
     def __init__(self, framer: Framer) -> None:
         self._activation = Activation(framer.sample_rate, framer.frame, FRAME_S, HOP_S)
         self.model_id: str | None = self._activation.contract.model_id
+        self.verdict: Verdict | None = self._activation.verdict
         self._armed = True
         self._previous = 0.0
 
@@ -266,6 +270,11 @@ class OnsetDetector:
     def model_id(self) -> str | None:
         """The learned method's onset model; None for flux."""
         return self._method.model_id
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The learned method's model self-test at load; None for flux."""
+        return self._method.verdict
 
     def process(self, block: np.ndarray) -> list[OnsetEvent]:
         """Feed the next samples (1-D float); returns the onsets they complete."""

@@ -13,11 +13,13 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 #: (runtime name, module that holds ``Interpreter``), best first.
 RUNTIMES: tuple[tuple[str, str], ...] = (
     ("ai-edge-litert", "ai_edge_litert.interpreter"),
     ("tflite-runtime", "tflite_runtime.interpreter"),
-    ("tensorflow", "tensorflow.lite"),
+    ("tensorflow", "tensorflow.lite.python.interpreter"),
 )
 #: The names a user may ask for (``--runtime``, ``runtime =`` in settings).
 NAMES = tuple(name for name, _ in RUNTIMES)
@@ -29,10 +31,27 @@ class RuntimeUnavailable(ImportError):
 
 @dataclass(frozen=True)
 class Runtime:
-    """A runtime that is installed: its name and its ``Interpreter`` class."""
+    """A runtime that is installed: its name and the module that holds its
+    ``Interpreter``."""
 
     name: str
-    interpreter_class: Any
+    module: Any
+
+    @property
+    def interpreter_class(self) -> Any:
+        return self.module.Interpreter
+
+    def interpreter(self, content: bytes, threads: int = 1, xnnpack: bool = True) -> Any:
+        """An interpreter of ``content``; ``xnnpack=False`` runs the builtin kernels
+        without the default delegate (XNNPACK), the fallback when a model's
+        self-test fails with it."""
+        if xnnpack:
+            return self.module.Interpreter(model_content=content, num_threads=threads)
+        return self.module.Interpreter(
+            model_content=content,
+            num_threads=threads,
+            experimental_op_resolver_type=self.module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
 
 
 def installed() -> list[str]:
@@ -57,10 +76,29 @@ def load(preferred: str | None = None) -> Runtime:
     for name, module in candidates:
         if not _spec_exists(module):
             continue
-        return Runtime(name=name, interpreter_class=importlib.import_module(module).Interpreter)
+        return Runtime(name=name, module=importlib.import_module(module))
     raise RuntimeUnavailable(
         "no TFLite runtime installed: pip install ai-edge-litert "
         "(or tflite-runtime where ai-edge-litert has no wheel)"
         if preferred is None
         else f"runtime {preferred} is not installed"
     )
+
+
+def invoke(interpreter: Any, data: np.ndarray) -> np.ndarray:
+    """One invoke of an allocated interpreter with one input and one output: float
+    in and out, quantised and dequantised here when the model's boundary is integer."""
+    source = interpreter.get_input_details()[0]
+    target = interpreter.get_output_details()[0]
+    data = np.asarray(data, dtype=np.float32).reshape(source["shape"])
+    if source["dtype"] != np.float32:
+        scale, zero = source["quantization"]
+        info = np.iinfo(source["dtype"])
+        data = np.clip(np.round(data / scale + zero), info.min, info.max)
+    interpreter.set_tensor(source["index"], data.astype(source["dtype"]))
+    interpreter.invoke()
+    raw = interpreter.get_tensor(target["index"]).astype(np.float32)
+    if target["dtype"] != np.float32:
+        scale, zero = target["quantization"]
+        raw = (raw - zero) * scale
+    return raw

@@ -12,7 +12,8 @@
 #   2. the daemon with its `live` extra in /opt/timbrecast/venv (recreated when
 #      the system Python changed, e.g. after an OS upgrade)
 #   3. /etc/timbrecast/timbrecast.toml from systemd/timbrecast.toml, only if
-#      absent: your configuration is never overwritten
+#      absent: your configuration is never overwritten; then `timbrecastd check`
+#      (what it finds is yours to fix; if the daemon crashes, the install stops, 70)
 #   4. /etc/systemd/system/timbrecast.service (overwritten: keep local changes
 #      in a drop-in, `systemctl edit timbrecast`), enabled, (re)started
 #
@@ -20,7 +21,7 @@
 set -eu
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 START=yes
@@ -44,7 +45,8 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: run as root (sudo sh systemd/install.sh)" >&2
     exit 77
 fi
-for file in "$REPO/pyproject.toml" "$REPO/systemd/timbrecast.service" "$REPO/systemd/timbrecast.toml"; do
+for file in "$REPO/pyproject.toml" "$REPO/systemd/timbrecast.service" "$REPO/systemd/timbrecast.toml" \
+    "$REPO/systemd/first-check.sh"; do
     if [ ! -f "$file" ]; then
         echo "install.sh: $file missing: run this script from a timbrecast checkout" >&2
         exit 66
@@ -109,7 +111,7 @@ else
     echo "    installed the example"
 fi
 # As root and outside the sandbox: a first look, not the service's view.
-"$VENV/bin/timbrecastd" check --config "$CONFIG" | sed 's/^/    /' || true
+sh "$REPO/systemd/first-check.sh" "$VENV" "$CONFIG"
 
 echo "4/4 systemd unit $UNIT"
 install -m 0644 "$REPO/systemd/timbrecast.service" "$UNIT"

@@ -22,6 +22,7 @@ from tests.conftest import REPO, script
 
 UNIT = REPO / "systemd" / "timbrecast.service"
 INSTALL = REPO / "systemd" / "install.sh"
+FIRST_CHECK = REPO / "systemd" / "first-check.sh"
 INSTALLED = "/opt/timbrecast/venv/bin/timbrecastd"
 MAX_EXPOSURE = 2.0
 
@@ -116,10 +117,45 @@ def test_the_install_script_parses() -> None:
     assert done.returncode == 0 and "--no-start" in done.stdout, done.stderr
 
 
-def test_the_install_script_is_shellcheck_clean() -> None:
+@pytest.mark.parametrize(
+    "script", [INSTALL, FIRST_CHECK, REPO / ".ci" / "test-arm64"], ids=lambda p: p.name
+)
+def test_the_install_scripts_are_shellcheck_clean(script: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck missing: apt-get install shellcheck (.ci/system-deps does)")
     done = subprocess.run(
-        ["shellcheck", "--shell=sh", str(INSTALL)], capture_output=True, text=True, timeout=60
+        ["shellcheck", "--shell=sh", str(script)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "said"),
+    [
+        ('echo "ok       model: m"', 0, "    ok       model: m"),
+        ('echo "MISSING  device: none"; exit 69', 0, "    MISSING  device: none"),
+        ('echo "PROBLEM  model: self-test"; exit 78', 0, "    PROBLEM  model: self-test"),
+        ('echo "loading"; kill -SEGV $$', 70, "crashed (exit 139, signal 11)"),
+        ("exit 1", 70, "crashed (exit 1)"),
+    ],
+)
+def test_install_reports_a_crashing_check_and_passes_its_findings(
+    tmp_path: Path, body: str, status: int, said: str
+) -> None:
+    # install.sh's first look at the installed daemon: what `check` finds is the
+    # user's to fix later, but a daemon that crashes (the ARM runtime on a host's
+    # x86 cpuinfo under qemu-user) must stop the install with the reason.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "timbrecastd").write_text(f"#!/bin/sh\n{body}\n")
+    (venv / "bin" / "timbrecastd").chmod(0o755)
+    done = subprocess.run(
+        ["sh", str(FIRST_CHECK), str(venv), "/etc/timbrecast/timbrecast.toml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == status, done.stdout + done.stderr
+    assert said in done.stdout + done.stderr
+    if status:
+        assert len(done.stderr.strip().splitlines()) == 1 and "cpuinfo" in done.stderr

@@ -10,7 +10,16 @@ import sys
 from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import labelfile
-from timbrecast.trainer.commands import dataset, evaluate, export, groove, label, onsets, train
+from timbrecast.trainer.commands import (
+    dataset,
+    evaluate,
+    export,
+    groove,
+    label,
+    onsets,
+    selftest,
+    train,
+)
 from timbrecast.trainer.commands.common import Misused
 from timbrecast.trainer.labelcache import LabelCacheError
 
@@ -44,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show TensorFlow's own log lines (held back unless something fails)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (label, dataset, groove, train, evaluate, export, onsets):
+    for command in (label, dataset, groove, train, evaluate, export, selftest, onsets):
         command.add_parser(commands)
     return parser
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from timbrecast.daemon import activation, selftest
 from timbrecast.daemon.activation import ActivationContract
-from timbrecast.daemon.contract import ModelContract
-from timbrecast.daemon.tflitemeta import METADATA_NAME
+from timbrecast.daemon.contract import ModelContract, ModelContractError
+from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata
 from timbrecast.trainer.split import Split
 
 if TYPE_CHECKING:
@@ -62,20 +64,44 @@ def model_id(architecture: str, quantize: str, tflite: bytes) -> str:
 def embed_contract(
     tflite: bytes, contract: ModelContract | ActivationContract, name: str = METADATA_NAME
 ) -> bytes:
-    """The same model with the contract in its metadata table, as entry ``name``."""
+    """The same model with the contract in its metadata table, as entry ``name`` (an
+    entry of that name already there has its content replaced)."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(contract.to_json(), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = name
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name != name.encode()]
-    model.metadata.append(entry)
+    data = np.frombuffer(contract.to_json(), dtype=np.uint8)
+    present = [m for m in (model.metadata or []) if m.name == name.encode()]
+    if present:
+        model.buffers[present[0].buffer].data = data
+    else:
+        buffer = schema.BufferT()
+        buffer.data = data
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def with_self_test(tflite: bytes) -> bytes:
+    """The model (a timbre or an onset model, contract inside) with its self-test:
+    the probes' outputs from this machine's builtin kernels (``daemon/selftest.py``),
+    which the daemon checks at every load."""
+    entries = metadata(tflite)
+    contract: ModelContract | ActivationContract
+    if METADATA_NAME in entries:
+        name, contract = METADATA_NAME, ModelContract.from_json(entries[METADATA_NAME])
+        probes = selftest.clips(contract.input_length)
+    elif activation.METADATA_NAME in entries:
+        name = activation.METADATA_NAME
+        contract = ActivationContract.from_json(entries[name])
+        probes = activation.probes(contract.frame_s, contract.hop_s)
+    else:
+        raise ModelContractError("the model carries no timbrecast contract")
+    test = selftest.expect(tflite, probes)
+    return embed_contract(tflite, replace(contract, self_test=test), name)
 
 
 class ExportError(ValueError):
@@ -149,7 +175,7 @@ def export(
             f"{quantize} model's validation MAE {quantised_mae:.4f} is worse than float "
             f"{float_mae:.4f} by more than {tolerance}"
         )
-    final = embed_contract(raw, contract(raw, quantize, scores))
+    final = with_self_test(embed_contract(raw, contract(raw, quantize, scores)))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(final)
     return (

@@ -21,7 +21,7 @@ import hashlib
 import io
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from timbrecast.daemon.activation import (
 )
 from timbrecast.daemon.onset import FRAME_S, HOP_S, Framer
 from timbrecast.daemon.progress import Progress
+from timbrecast.daemon.tflitemeta import metadata
 from timbrecast.trainer.grooves import (
     CONDITIONS,
     RATE,
@@ -212,7 +213,7 @@ def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out:
     """Train, export int8 with the contract to ``out``; what it scored."""
     import tensorflow as tf
 
-    from timbrecast.trainer.export import convert, embed_contract
+    from timbrecast.trainer.export import convert, embed_contract, with_self_test
 
     tf.keras.utils.set_random_seed(settings.seed)
     model = network()
@@ -263,9 +264,10 @@ def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out:
             f"int8 onset model differs from float by {metrics['int8_vs_float_mae']} "
             f"(more than {TOLERANCE})"
         )
-    contract = ActivationContract(**{**asdict(contract), "metrics": metrics})
+    final = with_self_test(embed_contract(raw, replace(contract, metrics=metrics), METADATA_NAME))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(embed_contract(raw, contract, METADATA_NAME))
+    out.write_bytes(final)
+    contract = ActivationContract.from_json(metadata(final)[METADATA_NAME])
     (out.with_suffix(".json")).write_text(json.dumps(asdict(contract), indent=1) + "\n")
     return metrics
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from timbrecast.daemon import config, exitcodes, runtime
+from timbrecast.daemon import config, exitcodes, runtime, selftest
 from timbrecast.daemon.analysis import load_model
 from timbrecast.daemon.commands.flags import (
     add_run_flags,
@@ -58,14 +58,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def describe_model(settings: Settings) -> str:
     model = load_model(settings.model, settings.runtime, settings.threads)
-    return f"{model.model_id} ({model.path}) on {model.runtime.name}"
+    return (
+        f"{model.model_id} ({model.path}) on {model.runtime.name}; "
+        f"{selftest.described(model.verdict)}"
+    )
 
 
 def describe_early_model(settings: Settings) -> str:
     model = load_early(settings.early_model, settings.runtime, settings.threads)
     if model is None:
         return "none (no provisional timbre messages)"
-    return f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack"
+    return (
+        f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack; "
+        f"{selftest.described(model.verdict)}"
+    )
 
 
 def describe_detector(settings: Settings) -> str:
@@ -75,7 +81,7 @@ def describe_detector(settings: Settings) -> str:
     detector = OnsetDetector(48_000, settings.detector)
     return (
         f"learned, {detector.model_id} (activation {settings.activation}), "
-        f"min interval {settings.min_interval} s"
+        f"min interval {settings.min_interval} s; {selftest.described(detector.verdict)}"
     )
 
 

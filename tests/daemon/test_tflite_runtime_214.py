@@ -5,7 +5,8 @@ so it gets its own environment: the project installed without dependencies,
 numpy < 2 and tflite-runtime, nothing else. There the daemon's runtime layer must
 pick tflite-runtime, read the contract, and give the outputs ai-edge-litert gives
 here, for the shipped models and for a model exported by today's converter, and
-the learned onset detector must find the same onsets.
+the learned onset detector must find the same onsets; the bundled models must pass
+their self-tests there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from timbrecast.daemon import bundled
+from timbrecast.daemon import bundled, selftest
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.onset import OnsetDetector
 
@@ -36,11 +37,13 @@ stream = np.concatenate([np.concatenate([np.zeros(4000), c]) for c in clips]).as
 detector = OnsetDetector(16000)
 out["onsets"] = [e.sample for i in range(0, stream.size, 128)
                  for e in detector.process(stream[i : i + 128])]
+out["onset_selftest"] = [detector.verdict.error, detector.verdict.xnnpack]
 for path in sys.argv[2:]:
     model = Model(path)
     head = clips[:, : model.contract.input_length]
     out[path] = {"runtime": model.runtime.name, "id": model.model_id,
-                 "values": model.predict(head).tolist()}
+                 "values": model.predict(head).tolist(),
+                 "selftest": model.verdict and [model.verdict.error, model.verdict.xnnpack]}
 print(json.dumps(out))
 """
 
@@ -72,6 +75,12 @@ def test_exported_models_load_and_agree_in_tflite_runtime_2_14(
     assert result.returncode == 0, result.stderr[-2000:]
     there = json.loads(result.stdout)
     assert there["installed"] == ["tflite-runtime"]
+    # The bundled models prove themselves there too, with XNNPACK.
+    for path in models[:2]:
+        error, xnnpack = there[str(path)]["selftest"]
+        assert xnnpack and error <= selftest.TOLERANCE, (path.name, error)
+    error, xnnpack = there["onset_selftest"]
+    assert xnnpack and error <= selftest.TOLERANCE, error
     stream = np.concatenate([np.concatenate([np.zeros(4000), c]) for c in drum_clips])
     detector = OnsetDetector(16_000)
     onsets = [

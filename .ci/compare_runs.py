@@ -1,0 +1,88 @@
+"""Compare two runs of `make test-arm64`'s commands: the same hits, the same descriptors.
+
+usage: python .ci/compare_runs.py OUT_DIR REFERENCE OTHER
+
+Reads OUT_DIR/{label}-demo.txt, -groove.jsonl and -oneshot.jsonl of both labels.
+Hits must be the same (count, source, onset time to the sample); descriptors
+may differ by int8 rounding: one step of the model's int8 output is a span of at
+most 100 points over 256 values, so TOLERANCE allows a step and the demo's
+one-decimal print. Prints one line per difference; exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+TOLERANCE = 0.5
+DEMO_LINE = re.compile(r"^(onset|early|timbre)\s+(\S+)\s+#(\d+)(.*)$")
+
+
+def demo_events(path: Path) -> dict[tuple[str, str, int], list[float]]:
+    """(kind, source, seq) -> the numbers a timbre or early line prints."""
+    events = {}
+    for line in path.read_text().splitlines():
+        match = DEMO_LINE.match(line)
+        if match:
+            kind, source, seq, rest = match.groups()
+            values = [float(v) for v in re.findall(r"[a-z]+\s+(-?\d+\.\d)", rest)]
+            events[(kind, source, int(seq))] = values
+    return events
+
+
+def hits(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def compare_hits(name: str, ours: list[dict], theirs: list[dict]) -> list[str]:
+    problems = []
+    if len(ours) != len(theirs):
+        return [f"{name}: {len(theirs)} hits, reference {len(ours)}"]
+    for a, b in zip(ours, theirs, strict=True):
+        where = f"{name} {Path(a['file']).name} #{a.get('seq', 0)}"
+        if (a.get("source"), a.get("onset_s")) != (b.get("source"), b.get("onset_s")):
+            problems.append(f"{where}: hit at {b.get('onset_s')}, reference {a.get('onset_s')}")
+        for descriptor, value in a["descriptors"].items():
+            other = b["descriptors"][descriptor]
+            if abs(value - other) > TOLERANCE:
+                problems.append(f"{where} {descriptor}: {other}, reference {value}")
+    return problems
+
+
+def compare(out: Path, reference: str, other: str) -> list[str]:
+    problems = []
+    ours, theirs = (
+        demo_events(out / f"{reference}-demo.txt"),
+        demo_events(out / f"{other}-demo.txt"),
+    )
+    if not ours:
+        problems.append(f"{reference}-demo.txt: no events")
+    if ours.keys() != theirs.keys():
+        problems.append(f"demo: events {sorted(ours.keys() ^ theirs.keys())[:5]} differ")
+    for key in ours.keys() & theirs.keys():
+        if any(abs(x - y) > TOLERANCE + 0.1 for x, y in zip(ours[key], theirs[key], strict=False)):
+            problems.append(f"demo {key}: {theirs[key]}, reference {ours[key]}")
+    for name in ("groove", "oneshot"):
+        ours_hits = hits(out / f"{reference}-{name}.jsonl")
+        if not ours_hits:
+            problems.append(f"{reference}-{name}.jsonl: no hits")
+        problems += compare_hits(name, ours_hits, hits(out / f"{other}-{name}.jsonl"))
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 64
+    problems = compare(Path(argv[0]), argv[1], argv[2])
+    for problem in problems[:20]:
+        print(f"    {problem}", file=sys.stderr)
+    if len(problems) > 20:
+        print(f"    ... and {len(problems) - 20} more", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
