@@ -129,7 +129,11 @@ def remembered(values: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.nd
     """The memory before each of ``values``' (n, BANDS) rows, and after the last,
     from ``state`` (the memory before the first row). One formula for a frame at a
     time and for a whole groove: ``m[t] = max(values[t], m[t-1] - DECAY)`` unrolled
-    as a running maximum."""
+    as a running maximum (for one row, the recurrence itself: the same numbers,
+    without the unrolling's arrays)."""
+    if len(values) == 1:
+        after = np.maximum(values[0], state.astype(np.float64) - DECAY).astype(np.float32)
+        return state[None].astype(np.float32), after
     steps = np.arange(len(values), dtype=np.float64)[:, None]
     running = np.maximum.accumulate(values + DECAY * steps, axis=0) - DECAY * steps
     after = np.maximum(running, state - DECAY * (steps + 1)).astype(np.float32)

@@ -148,31 +148,60 @@ class Framer:
         self._envelope = max(1, round(ENVELOPE_S * sample_rate))
         # Samples kept for the next frames and for placing onsets on the attack.
         self._keep = self.frame + 2 * self.hop + self.frame
-        self._history = np.zeros(self._keep, dtype=np.float32)
+        # The history is self._buffer[:self._fill]: blocks are copied in place, and
+        # only when the buffer is full are the samples still needed moved to its
+        # start (a live stream's blocks cost one copy each, not a new array).
+        self._buffer = np.zeros(4 * self._keep, dtype=np.float32)
+        self._fill = self._keep
         self._consumed = 0
         self._pending = 0
+        bins = self.frame // 2 + 1
+        self._none = Frames(
+            np.zeros(0, dtype=np.int64), np.zeros((0, bins), dtype=np.float32), np.zeros(0)
+        )
 
     def push(self, block: np.ndarray) -> Frames:
         """Feed the next samples (1-D float); returns the frames they complete."""
         block = np.asarray(block, dtype=np.float32).ravel()
-        self._history = np.concatenate([self._history[-(self._keep + self._pending) :], block])
+        self._append(block)
         self._consumed += block.size
         self._pending += block.size
         hops = self._pending // self.hop
+        if hops == 0:  # most blocks of a live stream are shorter than a hop
+            return self._none
         self._pending -= hops * self.hop
-        end = self._history.size - self._pending
-        starts = end - self.frame - self.hop * np.arange(hops - 1, -1, -1)
-        frames = np.lib.stride_tricks.sliding_window_view(self._history, self.frame)[starts]
-        magnitudes = self._scale * np.abs(np.fft.rfft(frames * self._window))
-        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+        history = self._buffer[: self._fill]
+        end = history.size - self._pending
+        if hops == 1:
+            frames = history[end - self.frame : end][None]
+        else:
+            starts = end - self.frame - self.hop * np.arange(hops - 1, -1, -1)
+            frames = np.lib.stride_tricks.sliding_window_view(history, self.frame)[starts]
+        magnitudes = np.abs(np.fft.rfft(frames * self._window)).astype(np.float32, copy=False)
+        magnitudes *= self._scale
+        power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+        rms = np.sqrt(power / self.frame)
         ends = self._consumed - self._pending - self.hop * np.arange(hops - 1, -1, -1)
-        return Frames(ends, magnitudes.astype(np.float32), rms)
+        return Frames(ends, magnitudes, rms)
+
+    def _append(self, block: np.ndarray) -> None:
+        if self._fill + block.size > self._buffer.size:
+            needed = self._keep + self._pending
+            if needed + block.size > self._buffer.size:
+                grown = np.zeros(2 * (needed + block.size), dtype=np.float32)
+                grown[:needed] = self._buffer[self._fill - needed : self._fill]
+                self._buffer = grown
+            else:
+                self._buffer[:needed] = self._buffer[self._fill - needed : self._fill]
+            self._fill = needed
+        self._buffer[self._fill : self._fill + block.size] = block
+        self._fill += block.size
 
     def attack(self, frame_end: int) -> int:
         """The attack inside the frames before ``frame_end``, in stream samples."""
         span = self.frame + 2 * self.hop
-        offset = self._history.size - (self._consumed - frame_end)
-        region = np.abs(self._history[max(0, offset - span) : offset])
+        offset = self._fill - (self._consumed - frame_end)
+        region = np.abs(self._buffer[max(0, offset - span) : offset])
         start = frame_end - region.size
         if region.size <= self._envelope:
             return start
@@ -279,6 +308,8 @@ class OnsetDetector:
     def process(self, block: np.ndarray) -> list[OnsetEvent]:
         """Feed the next samples (1-D float); returns the onsets they complete."""
         frames = self.framer.push(block)
+        if not frames.ends.size:
+            return []
         events = []
         for end, magnitude, rms in zip(frames.ends, frames.magnitudes, frames.rms, strict=True):
             event = self._step(magnitude, float(rms), int(end))
