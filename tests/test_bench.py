@@ -1,0 +1,31 @@
+"""The benchmark scripts this session's figures came from still run (tiny inputs:
+the figures themselves are made by hand, as docs/benchmarks.md says)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "row"),
+    [
+        ("onset_cpu.py", ["--repeat", "1", "--rounds", "1"], "| ours, learned |"),
+        ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
+    ],
+)
+def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:
+    if script == "onset_cpu.py":
+        pytest.importorskip("aubio", reason="bench/onset_cpu.py compares with aubio")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert row in done.stdout
