@@ -16,11 +16,14 @@ from tests.conftest import REPO
     [
         ("onset_cpu.py", ["--repeat", "1", "--rounds", "1"], "| ours, learned |"),
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
+        ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
     ],
 )
 def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:
     if script == "onset_cpu.py":
         pytest.importorskip("aubio", reason="bench/onset_cpu.py compares with aubio")
+    if script == "int8_float.py":
+        pytest.importorskip("tensorflow", reason="bench/int8_float.py converts (train extra)")
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / script), *args],
         capture_output=True,
