@@ -37,10 +37,6 @@ class Runtime:
     name: str
     module: Any
 
-    @property
-    def interpreter_class(self) -> Any:
-        return self.module.Interpreter
-
     def interpreter(self, content: bytes, threads: int = 1, xnnpack: bool = True) -> Any:
         """An interpreter of ``content``; ``xnnpack=False`` runs the builtin kernels
         without the default delegate (XNNPACK), the fallback when a model's
