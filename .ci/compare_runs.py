@@ -18,17 +18,25 @@ from pathlib import Path
 
 TOLERANCE = 0.5
 DEMO_LINE = re.compile(r"^(onset|early|timbre)\s+(\S+)\s+#(\d+)(.*)$")
+ONSET_REST = re.compile(r"at\s+(\d+\.\d{3}) s\s+peak\s+(-?\d+\.\d) dBFS")
+DESCRIPTOR = re.compile(r"\b([a-z]{5})\s+(-?\d+\.\d)(?!\d)")
 
 
-def demo_events(path: Path) -> dict[tuple[str, str, int], list[float]]:
-    """(kind, source, seq) -> the numbers a timbre or early line prints."""
+def demo_events(path: Path) -> dict[tuple[str, str, int], tuple[str, list[float]]]:
+    """(kind, source, seq) -> what to compare: an onset's time (exact, to the ms) and
+    peak, or a timbre line's seven descriptors."""
     events = {}
     for line in path.read_text().splitlines():
         match = DEMO_LINE.match(line)
-        if match:
-            kind, source, seq, rest = match.groups()
-            values = [float(v) for v in re.findall(r"[a-z]+\s+(-?\d+\.\d)", rest)]
-            events[(kind, source, int(seq))] = values
+        if not match:
+            continue
+        kind, source, seq, rest = match.groups()
+        if kind == "onset":
+            onset = ONSET_REST.search(rest)
+            key, values = (onset.group(1), [float(onset.group(2))]) if onset else (rest, [])
+        else:
+            key, values = "", [float(v) for _, v in DESCRIPTOR.findall(rest)]
+        events[(kind, source, int(seq))] = (key, values)
     return events
 
 
@@ -42,11 +50,14 @@ def compare_hits(name: str, ours: list[dict], theirs: list[dict]) -> list[str]:
         return [f"{name}: {len(theirs)} hits, reference {len(ours)}"]
     for a, b in zip(ours, theirs, strict=True):
         where = f"{name} {Path(a['file']).name} #{a.get('seq', 0)}"
+        if Path(a["file"]).name != Path(b["file"]).name:
+            problems.append(f"{where}: file {Path(b['file']).name} in its place")
+            continue
         if (a.get("source"), a.get("onset_s")) != (b.get("source"), b.get("onset_s")):
             problems.append(f"{where}: hit at {b.get('onset_s')}, reference {a.get('onset_s')}")
         for descriptor, value in a["descriptors"].items():
-            other = b["descriptors"][descriptor]
-            if abs(value - other) > TOLERANCE:
+            other = b["descriptors"].get(descriptor)
+            if other is None or abs(value - other) > TOLERANCE:
                 problems.append(f"{where} {descriptor}: {other}, reference {value}")
     return problems
 
@@ -62,7 +73,12 @@ def compare(out: Path, reference: str, other: str) -> list[str]:
     if ours.keys() != theirs.keys():
         problems.append(f"demo: events {sorted(ours.keys() ^ theirs.keys())[:5]} differ")
     for key in ours.keys() & theirs.keys():
-        if any(abs(x - y) > TOLERANCE + 0.1 for x, y in zip(ours[key], theirs[key], strict=False)):
+        (exact, values), (other_exact, others) = ours[key], theirs[key]
+        if (
+            exact != other_exact
+            or len(values) != len(others)
+            or any(abs(x - y) > TOLERANCE + 0.1 for x, y in zip(values, others, strict=True))
+        ):
             problems.append(f"demo {key}: {theirs[key]}, reference {ours[key]}")
     for name in ("groove", "oneshot"):
         ours_hits = hits(out / f"{reference}-{name}.jsonl")

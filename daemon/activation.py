@@ -197,10 +197,10 @@ def _proven(path: Path) -> selftest.Verdict | None:
     if contract.self_test is None:
         return None
     chosen = runtime.load()
+    windows = probes(contract.frame_s, contract.hop_s)
     return selftest.verify(
         contract.self_test,
-        probes(contract.frame_s, contract.hop_s),
-        lambda xnnpack: _interpreter(chosen, content, xnnpack),
+        lambda xnnpack: selftest.outputs(_interpreter(chosen, content, xnnpack), windows),
         f"onset model {path}",
         chosen.name,
     )

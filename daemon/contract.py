@@ -133,13 +133,16 @@ class SelfTest:
         if body is None:
             return None
         try:
-            return cls(
+            test = cls(
                 expected=tuple(tuple(float(v) for v in row) for row in body["expected"]),
                 tolerance=float(body["tolerance"]),
                 probes=int(body["probes"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelContractError(f"the model's self-test is malformed ({exc})") from exc
+        if not test.expected or len({len(row) for row in test.expected}) != 1:
+            raise ModelContractError("the model's self-test is malformed (ragged expectations)")
+        return test
 
 
 @dataclass(frozen=True)

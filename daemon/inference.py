@@ -61,16 +61,24 @@ class Model:
         return self.contract.model_id
 
     def _prove(self, content: bytes, threads: int) -> selftest.Verdict | None:
+        """The self-test through both interpreters, single and batched (XNNPACK may
+        take other paths for a batch)."""
         test = self.contract.self_test
         if test is None:
             return None
-        return selftest.verify(
-            test,
-            selftest.clips(self.contract.input_length),
-            lambda xnnpack: self._interpreter(content, threads, 1, xnnpack),
-            f"model {self.path}",
-            self.runtime.name,
-        )
+        length = self.contract.input_length
+        probes = selftest.clips(length)
+
+        def measure(xnnpack: bool) -> np.ndarray:
+            single = self._interpreter(content, threads, 1, xnnpack)
+            batched = self._interpreter(content, threads, self.batch, xnnpack)
+            count = min(len(probes), self.batch)
+            padded = np.zeros((self.batch, length), dtype=np.float32)
+            padded[:count] = probes[:count]
+            together = runtime.invoke(batched, padded).reshape(self.batch, -1)[:count]
+            return np.concatenate([selftest.outputs(single, probes), together])
+
+        return selftest.verify(test, measure, f"model {self.path}", self.runtime.name)
 
     def _interpreter(self, content: bytes, threads: int, batch: int, xnnpack: bool):
         interpreter = self.runtime.interpreter(content, threads, xnnpack)

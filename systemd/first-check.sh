@@ -19,6 +19,10 @@ status=0
 sed 's/^/    /' "$out"
 case $status in
     0|69|78) ;;
+    126|127)
+        echo "install.sh: cannot run $1/bin/timbrecastd (exit $status): the install" \
+            "above did not complete" >&2
+        exit 70 ;;
     *)
         signal=""
         [ "$status" -gt 128 ] && signal=", signal $((status - 128))"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,23 @@ def test_a_lost_hit_and_a_changed_demo_line_are_caught(runs: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert f"oneshot: {len(lines) - 1} hits, reference {len(lines)}" in done.stderr
     assert "demo: events" in done.stderr
+
+
+def test_a_moved_onset_or_descriptor_in_the_demo_is_caught(runs: Path) -> None:
+    copy_as(runs, "demo")
+    lines = (runs / "demo-demo.txt").read_text().splitlines()
+    onset = next(i for i, line in enumerate(lines) if line.startswith("onset  demo #5 "))
+    timbre = next(i for i, line in enumerate(lines) if line.startswith("timbre demo #7 "))
+    seconds = float(lines[onset].split(" at ")[1].split()[0])
+    lines[onset] = lines[onset].replace(f"{seconds:7.3f}", f"{seconds + 0.001:7.3f}")
+    lines[timbre] = re.sub(
+        r"warmt\s+(\S+)", lambda m: f"warmt {float(m.group(1)) + 0.7:5.1f}", lines[timbre]
+    )
+    (runs / "demo-demo.txt").write_text("\n".join(lines) + "\n")
+    done = compare(runs, "demo")
+    assert done.returncode == 1, done.stderr
+    assert "demo ('onset', 'demo', 5)" in done.stderr
+    assert "demo ('timbre', 'demo', 7)" in done.stderr
 
 
 @pytest.mark.skipif(

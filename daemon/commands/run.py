@@ -95,9 +95,13 @@ def serve(
         health=Health(drops=lambda: publisher.drops, overruns=lambda: source.overruns),
     )
     early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
-    for loaded in (model, early_model):
-        if loaded is not None and loaded.verdict is not None and not loaded.verdict.xnnpack:
-            log(f"{loaded.model_id}: {loaded.verdict.describe()}")
+    detector = pipeline.channels[0].detector
+    proven = [(model.model_id, model.verdict), (detector.model_id, detector.verdict)]
+    if early_model is not None:
+        proven.append((early_model.model_id, early_model.verdict))
+    for model_id, verdict in proven:
+        if verdict is not None and not verdict.xnnpack:
+            log(f"{model_id}: {verdict.describe()}")
     log(
         f"{model.model_id}{early_note} on {model.runtime.name}, {len(names)} source(s) at "
         f"{source.sample_rate} Hz, publishing {'to' if settings.connect else 'on'} "

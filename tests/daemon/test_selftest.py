@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import script
+from tests.conftest import free_endpoint, script
 from timbrecast.daemon import activation, bundled, runtime, selftest
 from timbrecast.daemon.activation import Activation, ActivationContract
 from timbrecast.daemon.contract import ModelContract, ModelContractError
@@ -121,6 +121,19 @@ def test_a_model_that_holds_only_without_xnnpack_runs_without_it(tmp_path: Path)
     done = cli("check", "--file", str(GROOVE), "--model", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed only with XNNPACK off" in done.stdout
+    done = cli(
+        "run", "--file", str(GROOVE), "--fast", "--model", str(path), "--endpoint", free_endpoint()
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{model.model_id}: self-test passed only with XNNPACK off" in done.stderr
+
+
+def test_ragged_expectations_are_refused(tmp_path: Path) -> None:
+    source = TIMBRE[0]
+    test = timbre_contract(source.read_bytes()).self_test
+    ragged = replace(test, expected=(test.expected[0], test.expected[1][:3]))
+    with pytest.raises(ModelContractError, match="self-test is malformed"):
+        Model(rewritten(source, tmp_path / "ragged.tflite", self_test=ragged))
 
 
 def test_an_untested_model_loads_and_trainer_selftest_gives_it_a_test(tmp_path: Path) -> None:
