@@ -59,9 +59,10 @@ TARGET_HOPS = 3
 NEAR_FRAMES = 8
 #: Share of the other frames kept.
 OTHERS = 0.15
-#: How often each listening condition is drawn: rooms, where detectors lose most
-#: (docs/benchmarks.md), twice as often as the rest.
-CONDITION_WEIGHTS = {"clean": 1, "noise": 1, "room": 2, "quiet": 1, "live": 2}
+#: How often each listening condition is drawn: rooms and live rooms, where
+#: detectors lose most (docs/benchmarks.md), three times as often as the rest
+#: (twice gave F 0.909 on the validation kits, three times 0.917).
+CONDITION_WEIGHTS = {"clean": 1, "noise": 1, "room": 3, "quiet": 1, "live": 3}
 #: The largest loss of agreement with the float model an int8 export may cost
 #: (mean absolute activation difference on the validation grooves).
 TOLERANCE = 0.02
@@ -71,7 +72,7 @@ TOLERANCE = 0.02
 class OnsetTraining:
     """One training run: how many grooves of each part, epochs, and the seed."""
 
-    grooves: int = 1000
+    grooves: int = 1600
     validation_grooves: int = 40
     epochs: int = 20
     batch_size: int = 512
@@ -254,7 +255,11 @@ def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out:
         context=CONTEXT,
         frame_s=FRAME_S,
         hop_s=HOP_S,
-        training_data={"settings": asdict(settings), "kits": "train part of trainer.split"},
+        training_data={
+            "settings": asdict(settings),
+            "kits": "train part of trainer.split",
+            "condition_weights": CONDITION_WEIGHTS,
+        },
         metrics=metrics,
     )
     quantised = _activations(embed_contract(raw, contract, METADATA_NAME), check)

@@ -62,7 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--out", type=Path, required=True, help="the .tflite to write")
-    train.add_argument("--grooves", type=int, default=1000, help="training grooves (default 1000)")
+    train.add_argument("--grooves", type=int, default=1600, help="training grooves (default 1600)")
     train.add_argument(
         "--validation-grooves", type=int, default=40, help="validation grooves (default 40)"
     )
