@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,10 +44,12 @@ class Model:
         self.batch = max(1, batch)
         try:
             with quiet_stderr():
-                self.verdict = self._prove(content, threads)
+                self.verdict, proven = self._prove(content, threads)
                 xnnpack = self.verdict is None or self.verdict.xnnpack
-                self._single = self._interpreter(content, threads, 1, xnnpack)
-                self._batched = self._interpreter(content, threads, self.batch, xnnpack)
+                self._single, self._batched = proven.get(xnnpack) or (
+                    self._interpreter(content, threads, 1, xnnpack),
+                    self._interpreter(content, threads, self.batch, xnnpack),
+                )
         except ModelContractError:
             raise
         except (ValueError, RuntimeError) as exc:
@@ -60,25 +63,31 @@ class Model:
     def model_id(self) -> str:
         return self.contract.model_id
 
-    def _prove(self, content: bytes, threads: int) -> selftest.Verdict | None:
+    def _prove(
+        self, content: bytes, threads: int
+    ) -> tuple[selftest.Verdict | None, dict[bool, tuple[Any, Any]]]:
         """The self-test through both interpreters, single and batched (XNNPACK may
-        take other paths for a batch)."""
+        take other paths for a batch); with the verdict, the interpreters it built,
+        by XNNPACK flag, so that the ones that passed are not built again."""
         test = self.contract.self_test
+        built: dict[bool, tuple[Any, Any]] = {}
         if test is None:
-            return None
+            return None, built
         length = self.contract.input_length
         probes = selftest.clips(length)
 
         def measure(xnnpack: bool) -> np.ndarray:
             single = self._interpreter(content, threads, 1, xnnpack)
             batched = self._interpreter(content, threads, self.batch, xnnpack)
+            built[xnnpack] = single, batched
             count = min(len(probes), self.batch)
             padded = np.zeros((self.batch, length), dtype=np.float32)
             padded[:count] = probes[:count]
             together = runtime.invoke(batched, padded).reshape(self.batch, -1)[:count]
             return np.concatenate([selftest.outputs(single, probes), together])
 
-        return selftest.verify(test, measure, f"model {self.path}", self.runtime.name)
+        verdict = selftest.verify(test, measure, f"model {self.path}", self.runtime.name)
+        return verdict, built
 
     def _interpreter(self, content: bytes, threads: int, batch: int, xnnpack: bool):
         interpreter = self.runtime.interpreter(content, threads, xnnpack)

@@ -128,6 +128,28 @@ def test_a_model_that_holds_only_without_xnnpack_runs_without_it(tmp_path: Path)
     assert f"{model.model_id}: self-test passed only with XNNPACK off" in done.stderr
 
 
+def test_the_interpreters_that_passed_are_the_ones_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each interpreter is built once per XNNPACK setting tried, not again for use."""
+    made: list[bool] = []
+    build = runtime.Runtime.interpreter
+
+    def counted(self, content: bytes, threads: int = 1, xnnpack: bool = True):
+        made.append(xnnpack)
+        return build(self, content, threads, xnnpack)
+
+    monkeypatch.setattr(runtime.Runtime, "interpreter", counted)
+    Model(TIMBRE[0])
+    assert made == [True, True]
+    made.clear()
+    content = TIMBRE[0].read_bytes()
+    strict = selftest.expect(content, selftest.clips(16_000), tolerance=0.001)
+    made.clear()
+    Model(rewritten(TIMBRE[0], tmp_path / "strict.tflite", self_test=strict))
+    assert made == [True, True, False, False]
+
+
 def test_ragged_expectations_are_refused(tmp_path: Path) -> None:
     source = TIMBRE[0]
     test = timbre_contract(source.read_bytes()).self_test
