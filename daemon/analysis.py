@@ -25,7 +25,7 @@ import numpy as np
 
 from timbrecast.daemon import audiofile, bundled
 from timbrecast.daemon.config import source_names
-from timbrecast.daemon.contract import ModelContractError
+from timbrecast.daemon.contract import SAMPLE_RATE, ModelContractError, early_length
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import OFFLINE_BLOCK, ArrayInput, FileInput, Input, Mixed
 from timbrecast.daemon.onset import DetectorSettings
@@ -172,8 +172,14 @@ def _oneshot(frames: np.ndarray, sample_rate: int, source: str) -> tuple[np.ndar
 def _described(model: Model, batch: list[tuple[np.ndarray, dict]]) -> list[Hit]:
     """The batch's clips through the model, as hits."""
     described = describe(model, [clip for clip, _ in batch])
+    early_ms = model.contract.early_ms
+    heard = 1.0 if early_ms is None else early_length(early_ms) / SAMPLE_RATE
     return [
-        Hit(**fields, descriptors=descriptors, model_id=model.model_id)
+        Hit(
+            **{**fields, "audio_s": min(fields["audio_s"], heard)},
+            descriptors=descriptors,
+            model_id=model.model_id,
+        )
         for (_, fields), descriptors in zip(batch, described, strict=True)
     ]
 

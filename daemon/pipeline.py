@@ -77,8 +77,12 @@ def levels(audio: np.ndarray) -> tuple[float, float]:
 
 def describe(model: Model, clips: list[np.ndarray]) -> list[dict[str, float]]:
     """The seven descriptors of each prepared clip, by name: what a timbre message
-    (and ``analyze --oneshot``'s record) carries."""
-    values = model.predict(np.stack(clips))
+    (and ``analyze --oneshot``'s record) carries. An early-estimate model reads only
+    the head of each clip (``early``), so every caller can hand it whole clips."""
+    batch = np.stack(clips)
+    if model.contract.early_ms is not None:
+        batch = early(batch, model.contract.early_ms)
+    values = model.predict(batch)
     return [{name: float(v) for name, v in zip(DESCRIPTORS, row, strict=True)} for row in values]
 
 
@@ -425,7 +429,6 @@ class Pipeline:
             self._describe_with(self.model, final)
 
     def _describe_with(self, model: Model, jobs: list[_Job]) -> None:
-        early_ms = model.contract.early_ms
         clips, ready = [], []
         for job in jobs:
             channel = self._channel(job.source)
@@ -435,7 +438,7 @@ class Pipeline:
                 if not job.provisional:
                     channel.counters.skipped += 1
                 continue
-            clips.append(clip if early_ms is None else early(clip, early_ms))
+            clips.append(clip)
             ready.append(job)
         if not clips:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from timbrecast.daemon.commands.flags import (
     detector_settings,
     stop_on_signals,
 )
+from timbrecast.daemon.contract import DESCRIPTORS
 
 
 def hit_record(path: Path, hit: Hit) -> dict[str, Any]:
@@ -40,6 +42,26 @@ def hit_record(path: Path, hit: Hit) -> dict[str, Any]:
     }
 
 
+#: ``--csv`` columns: the record's fields with the descriptors flattened, in order.
+CSV_COLUMNS = (
+    "file",
+    "source",
+    "seq",
+    "onset_s",
+    "peak_dbfs",
+    "rms_dbfs",
+    "audio_s",
+    *DESCRIPTORS,
+    "model_id",
+)
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    """A ``hit_record`` as a ``--csv`` row (``CSV_COLUMNS``)."""
+    flat = {**record, **record["descriptors"]}
+    return [flat[column] for column in CSV_COLUMNS]
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Hits of files as JSON lines: onset, level, the seven descriptors.
 
@@ -53,7 +75,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     paths = expansion.files
     tally = Tally()
     stop = stop_on_signals()
-    out = exitcodes.open_output(args.jsonl) if args.jsonl else sys.stdout
+    out = exitcodes.open_output(args.jsonl) if args.jsonl else None
+    table = exitcodes.open_output(args.csv, newline="") if args.csv else None
+    if out is None and table is None:
+        out = sys.stdout
+    rows = csv.writer(table) if table else None
+    if rows:
+        rows.writerow(CSV_COLUMNS)
     hits = 0
     names = args.sources.split(",") if args.sources else None
 
@@ -74,12 +102,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         for batch in batches:
             for path, hit in batch:
-                out.write(json.dumps(hit_record(path, hit)) + "\n")
+                record = hit_record(path, hit)
+                if out:
+                    out.write(json.dumps(record) + "\n")
+                if rows:
+                    rows.writerow(csv_row(record))
                 hits += 1
-            out.flush()
+            for stream in (out, table):
+                if stream:
+                    stream.flush()
     finally:
-        if args.jsonl:
-            out.close()
+        for stream in (out, table):
+            if stream and stream is not sys.stdout:
+                stream.close()
     for line in [f"folder {entry}" for entry in expansion.unreadable] + tally.skipped:
         print(f"skipped {line}", file=sys.stderr)
     left = len(paths) - tally.done - len(tally.skipped)
@@ -104,11 +139,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n  timbrecastd analyze take1.wav --jsonl hits.jsonl\n"
         "  timbrecastd analyze overheads.wav --mix\n"
         "  timbrecastd analyze kit.wav --sources snare,kick\n"
-        "  timbrecastd analyze --oneshot ~/samples --jsonl tags.jsonl",
+        "  timbrecastd analyze --oneshot ~/samples --jsonl tags.jsonl\n"
+        "  timbrecastd analyze --oneshot ~/samples --csv tags.csv     (a spreadsheet's view)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     analyze.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files or folders")
     analyze.add_argument("--jsonl", type=Path, help="write here instead of standard output")
+    analyze.add_argument(
+        "--csv",
+        type=Path,
+        help="write a CSV table here (a header, then one row per hit, the descriptors as "
+        "columns); with --jsonl as well, both are written",
+    )
     analyze.add_argument(
         "--oneshot",
         action="store_true",

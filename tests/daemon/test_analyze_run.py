@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import socket
@@ -15,7 +16,11 @@ import soundfile
 import zmq
 
 from tests.conftest import free_endpoint, script
+from timbrecast.daemon import audiofile, bundled
+from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.exitcodes import CONFIG, DATA
+from timbrecast.daemon.inference import Model
+from timbrecast.daemon.preprocess import early, prepare
 from timbrecast.daemon.protocol import Onset, Status, Timbre, decode
 from timbrecast.trainer.synth import groove
 
@@ -68,6 +73,51 @@ def test_oneshot_tags_files_and_counts_what_it_skips(parity_dir, tiny_tflite, tm
     assert len(out.read_text().splitlines()) == 40
     assert "40 hits from 40 of 41 files, 1 skipped" in result.stderr
     assert "skipped " in result.stderr and "broken.wav" in result.stderr
+
+
+def test_csv_holds_what_jsonl_holds(parity_dir, tiny_tflite, tmp_path) -> None:
+    jsonl, table = tmp_path / "tags.jsonl", tmp_path / "tags.csv"
+    result = daemon(
+        "analyze",
+        "--oneshot",
+        str(parity_dir),
+        "--jsonl",
+        str(jsonl),
+        "--csv",
+        str(table),
+        "--model",
+        str(tiny_tflite["int8"]),
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    with table.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(records) == 40
+    assert list(rows[0]) == [*list(records[0])[:-2], *DESCRIPTORS, "model_id"]
+    for row, record in zip(rows, records, strict=True):
+        assert row["file"] == record["file"] and row["model_id"] == record["model_id"]
+        assert float(row["onset_s"]) == record["onset_s"]
+        assert [float(row[name]) for name in DESCRIPTORS] == list(record["descriptors"].values())
+
+
+def test_the_early_model_tags_one_shots_from_their_first_ms(parity_dir, tmp_path) -> None:
+    """A fast tagger: it reads the pre-roll and the first 25 ms of each file, as it
+    reads a hit still sounding live (it once stopped: cannot reshape 16000 into 480)."""
+    early_model = bundled.model("early-25ms-int8.tflite")
+    out = tmp_path / "tags.jsonl"
+    result = daemon(
+        "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out), "--model", str(early_model)
+    )
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(hits) == 40
+    model = Model(early_model)
+    for hit in hits[:5]:
+        clip = audiofile.read(Path(hit["file"]))
+        expected = model.predict(early(prepare(clip.frames, clip.sample_rate), 25.0))[0]
+        assert hit["audio_s"] == pytest.approx(0.030)
+        assert hit["model_id"] == model.model_id
+        assert list(hit["descriptors"].values()) == pytest.approx(expected.tolist(), abs=1e-3)
 
 
 @pytest.mark.parametrize(
