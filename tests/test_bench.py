@@ -17,6 +17,7 @@ from tests.conftest import REPO
         ("onset_cpu.py", ["--repeat", "1", "--rounds", "1"], "| ours, learned |"),
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
         ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
+        ("match.py", ["--sizes", "200", "--queries", "20", "--rounds", "1"], "| 200 |"),
     ],
 )
 def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:
