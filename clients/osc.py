@@ -10,6 +10,13 @@ early estimates come first on ``/timbrecast/<source>/provisional`` (and
 ones. UDP never waits for the receiver, so a stalled synth cannot back the
 bridge up. docs/clients.md has receiving patches for SuperCollider, Pure Data
 and Max.
+
+``--prefix`` replaces ``/timbrecast``; ``--wekinator`` sends what Wekinator
+reads instead: the seven values and the velocity as one ``/wek/inputs`` list,
+to port 6448. ``--bundle MS`` sends each event's messages as one OSC bundle
+time-tagged MS after the hit's attack on the daemon's clock: a receiver that
+schedules bundles (SuperCollider does) then plays every hit at the same delay
+after it was struck, whatever the model and the network took.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from timbrecast.clients import _cli
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB, loudness, ordered
@@ -28,10 +36,14 @@ from timbrecast.daemon.protocol import DESCRIPTORS
 
 PROG = "timbrecast-osc"
 DEFAULT_TARGET = "127.0.0.1:57120"
+WEKINATOR_TARGET = "127.0.0.1:6448"
+WEKINATOR_ADDRESS = "/wek/inputs"
 PREFIX = "/timbrecast"
 SCALES = {"0-1": 1.0, "0-100": 100.0}
 
 OscMessage = tuple[str, list[float]]
+#: Sends one event's messages as a bundle time-tagged at a Unix time (s).
+BundleSend = Callable[[list[OscMessage], float], None]
 
 DESCRIPTION = """\
 Forward timbrecast hits as OSC messages over UDP:
@@ -41,6 +53,8 @@ Forward timbrecast hits as OSC messages over UDP:
 with --provisional, before those, the early estimate of the same hit:
   /timbrecast/<source>/provisional              the seven values
   /timbrecast/<source>/provisional/<descriptor> value
+with --wekinator, only (to 127.0.0.1:6448 unless --to says otherwise):
+  /wek/inputs  hardness depth brightness roughness warmth sharpness boominess velocity
 Values are in the --scale range; velocity is the peak level, linear in dB from
 --floor-db to 0 dBFS. Characters other than letters, digits, '_', '-' and '.'
 in a source name become '_' in the address.
@@ -51,6 +65,8 @@ examples:
   timbrecast-osc                                 to SuperCollider (sclang, port 57120)
   timbrecast-osc --to 127.0.0.1:9000 --scale 0-100 --source snare
   timbrecast-osc --connect tcp://pi.local:5556 --provisional
+  timbrecast-osc --wekinator                     to Wekinator's default input port
+  timbrecast-osc --bundle 40                     each hit scheduled 40 ms after its attack
 
 {_cli.STATUSES}
 """
@@ -58,11 +74,14 @@ examples:
 
 @dataclass(frozen=True)
 class OscSettings:
-    """How events become OSC: the value range, the velocity floor, provisional or not."""
+    """How events become OSC: the value range, the velocity floor, provisional or not,
+    the address prefix, and Wekinator's layout instead of ours."""
 
     scale: float = 1.0
     floor_db: float = DEFAULT_FLOOR_DB
     provisional: bool = False
+    prefix: str = PREFIX
+    wekinator: bool = False
 
 
 def address_part(source: str) -> str:
@@ -72,12 +91,15 @@ def address_part(source: str) -> str:
 
 def messages(item: Item, settings: OscSettings) -> list[OscMessage]:
     """The OSC messages for one item, in sending order (none for status and notices)."""
-    if isinstance(item, Onset):
-        base = f"{PREFIX}/{address_part(item.source)}"
+    if isinstance(item, Onset) and not settings.wekinator:
+        base = f"{settings.prefix}/{address_part(item.source)}"
         return [(f"{base}/onset", [loudness(item.peak_dbfs, settings.floor_db) * settings.scale])]
     if isinstance(item, Timbre) and (settings.provisional or not item.provisional):
-        base = f"{PREFIX}/{address_part(item.source)}"
+        base = f"{settings.prefix}/{address_part(item.source)}"
         values = [v / 100.0 * settings.scale for v in ordered(item.descriptors)]
+        if settings.wekinator:
+            velocity = loudness(item.peak_dbfs, settings.floor_db) * settings.scale
+            return [(WEKINATOR_ADDRESS, [*values, velocity])]
         whole, each = (f"{base}/provisional",) * 2 if item.provisional else (f"{base}/timbre", base)
         return [(whole, values)] + [
             (f"{each}/{name}", [value]) for name, value in zip(DESCRIPTORS, values, strict=True)
@@ -92,21 +114,58 @@ class OscBridge:
     dropped and counted, never retried: a late hit is worse than a lost one.
     """
 
-    def __init__(self, send: Callable[[str, list[float]], None], settings: OscSettings) -> None:
+    def __init__(
+        self,
+        send: Callable[[str, list[float]], None],
+        settings: OscSettings,
+        bundle: tuple[BundleSend, float] | None = None,
+    ) -> None:
         self._send = send
         self.settings = settings
+        #: (send a bundle, delay in s after the attack), or None for plain messages.
+        self._bundle = bundle
         self.dropped = 0
 
     def __call__(self, item: Item) -> None:
         if _cli.is_notice(item):
             print(f"{PROG}: {_cli.notice(item)}", file=sys.stderr)
-        for address, args in messages(item, self.settings):
+            return
+        sent = messages(item, self.settings)
+        if sent and self._bundle is not None:
+            send_bundle, delay_s = self._bundle
+            try:
+                send_bundle(sent, item.unix_ns / 1e9 + delay_s)
+            except OSError as exc:
+                self._dropped(len(sent), exc)
+            return
+        for address, args in sent:
             try:
                 self._send(address, args)
             except OSError as exc:
-                self.dropped += 1
-                if math.log10(self.dropped).is_integer():  # 1, 10, 100...: seen, not flooding
-                    print(f"{PROG}: {self.dropped} messages dropped ({exc})", file=sys.stderr)
+                self._dropped(1, exc)
+
+    def _dropped(self, count: int, exc: OSError) -> None:
+        for _ in range(count):
+            self.dropped += 1
+            if math.log10(self.dropped).is_integer():  # 1, 10, 100...: seen, not flooding
+                print(f"{PROG}: {self.dropped} messages dropped ({exc})", file=sys.stderr)
+
+
+def bundled(send: Callable[[Any], None]) -> BundleSend:
+    """A ``BundleSend`` over python-osc's ``send`` of a built bundle."""
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def send_bundle(sent: list[OscMessage], at_s: float) -> None:
+        builder = OscBundleBuilder(at_s)
+        for address, args in sent:
+            message = OscMessageBuilder(address)
+            for value in args:
+                message.add_arg(value)
+            builder.add_content(message.build())
+        send(builder.build())
+
+    return send_bundle
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -119,7 +178,9 @@ def parse_target(text: str) -> tuple[str, int]:
 def build_parser() -> _cli.Parser:
     parser = _cli.Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument(
-        "--to", default=DEFAULT_TARGET, metavar="HOST:PORT", help=f"default {DEFAULT_TARGET}"
+        "--to",
+        metavar="HOST:PORT",
+        help=f"default {DEFAULT_TARGET} ({WEKINATOR_TARGET} with --wekinator)",
     )
     parser.add_argument(
         "--scale", choices=sorted(SCALES), default="0-1", help="value range (default 0-1)"
@@ -136,6 +197,22 @@ def build_parser() -> _cli.Parser:
         action="store_true",
         help="also send early timbre estimates (the final one for the hit follows)",
     )
+    layout = parser.add_argument_group("layout")
+    layout.add_argument(
+        "--prefix", default=PREFIX, help=f"address prefix of every message (default {PREFIX})"
+    )
+    layout.add_argument(
+        "--wekinator",
+        action="store_true",
+        help=f"Wekinator's layout: {WEKINATOR_ADDRESS} with the seven values and the velocity",
+    )
+    layout.add_argument(
+        "--bundle",
+        type=float,
+        metavar="MS",
+        help="send each event as a bundle time-tagged MS after the hit's attack (the daemon's "
+        "clock; synchronise it with NTP when the daemon runs elsewhere)",
+    )
     _cli.add_subscriber_args(parser)
     return parser
 
@@ -150,16 +227,23 @@ def forward(args: argparse.Namespace) -> int:
     _cli.require("pythonosc", "python-osc")
     from pythonosc.udp_client import SimpleUDPClient
 
-    host, port = parse_target(args.to)
+    target = args.to or (WEKINATOR_TARGET if args.wekinator else DEFAULT_TARGET)
+    host, port = parse_target(target)
     if not args.floor_db < 0:
         raise _cli.BadConfig(f"--floor-db {args.floor_db:g} is not below 0 dBFS")
+    if not args.prefix.startswith("/") or args.prefix.endswith("/"):
+        raise _cli.BadConfig(f"--prefix {args.prefix!r} is not an OSC address like /timbrecast")
+    if args.bundle is not None and not 0 <= args.bundle <= 10_000:
+        raise _cli.BadConfig(f"--bundle {args.bundle:g} is not 0-10000 ms")
     try:
         client = SimpleUDPClient(host, port)
     except OSError as exc:
-        raise _cli.BadConfig(f"cannot send to {args.to}: {exc}") from exc
-    bridge = OscBridge(
-        client.send_message, OscSettings(SCALES[args.scale], args.floor_db, args.provisional)
+        raise _cli.BadConfig(f"cannot send to {target}: {exc}") from exc
+    settings = OscSettings(
+        SCALES[args.scale], args.floor_db, args.provisional, args.prefix, args.wekinator
     )
+    bundle = None if args.bundle is None else (bundled(client.send), args.bundle / 1000.0)
+    bridge = OscBridge(client.send_message, settings, bundle)
     with _cli.open_subscriber(args, kinds=["onset", "timbre"]) as subscriber:
         subscriber.run(bridge, stop=_cli.stop_on_signals(), count=args.count)
     return _cli.OK

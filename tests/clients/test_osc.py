@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
-from tests.clients.wire import VALUES, TestDaemon, onset, status, timbre
+from tests.clients.wire import UNIX_NS, VALUES, TestDaemon, onset, status, timbre
 from timbrecast.clients import osc
 from timbrecast.clients.osc import OscBridge, OscSettings, messages
 from timbrecast.daemon.protocol import DESCRIPTORS
 
 ORDERED = [VALUES[name] for name in DESCRIPTORS]
+#: Seconds from the NTP epoch (1900) to the Unix one (1970).
+NTP_TO_UNIX_S = 2_208_988_800
 
 
 class Received:
@@ -77,6 +82,46 @@ def test_source_names_are_made_address_safe() -> None:
     assert messages(onset("floor tom/2*"), OscSettings())[0][0] == "/timbrecast/floor_tom_2_/onset"
 
 
+def test_wekinator_layout_and_a_prefix() -> None:
+    wek = OscSettings(wekinator=True)
+    assert messages(onset(peak=-6.0), wek) == []
+    assert messages(timbre(), wek) == [
+        ("/wek/inputs", pytest.approx([v / 100 for v in ORDERED] + [0.9]))
+    ]
+    assert messages(timbre(provisional=True), wek) == []
+    prefixed = OscSettings(prefix="/drums")
+    assert messages(onset(), prefixed)[0][0] == "/drums/snare/onset"
+    assert {address.split("/")[1] for address, _ in messages(timbre(), prefixed)} == {"drums"}
+
+
+def test_bundles_carry_the_hit_time_plus_the_delay(background, daemon) -> None:
+    """A raw UDP socket and python-osc's parser: one bundle per event, its time tag
+    40 ms after the attack on the daemon's clock."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5.0)
+    port = receiver.getsockname()[1]
+    argv = ["--to", f"127.0.0.1:{port}", "--connect", daemon.endpoint, "--silence", "0"]
+    command = background(osc.main, [*argv, "--count", "2", "--bundle", "40", "--prefix", "/d"])
+    daemon.wait_subscribed([b"onset/", b"timbre/"])
+    daemon.send(onset(at_s=1.5), timbre(at_s=1.5))
+    assert command.join() == 0
+    datagrams = [receiver.recv(65536) for _ in range(2)]
+    receiver.close()
+    packets = [OscPacket(datagram) for datagram in datagrams]
+    assert [len(p.messages) for p in packets] == [1, 8]
+    # The time tag as the OSC spec has it (NTP seconds since 1900 and a 32-bit
+    # fraction), decoded here: python-osc's parser reads it wrongly.
+    expected = (UNIX_NS + 1_500_000_000) / 1e9 + 0.040
+    for datagram in datagrams:
+        assert datagram.startswith(b"#bundle\x00")
+        seconds, fraction = struct.unpack(">II", datagram[8:16])
+        assert seconds - NTP_TO_UNIX_S + fraction / 2**32 == pytest.approx(expected, abs=1e-6)
+    assert packets[0].messages[0].message.address == "/d/snare/onset"
+    assert packets[1].messages[0].message.address == "/d/snare/timbre"
+    assert list(packets[1].messages[0].message.params) == pytest.approx([v / 100 for v in ORDERED])
+
+
 def _bridge(background, daemon: TestDaemon, received: Received, expected: int, *extra: str):
     argv = ["--to", f"127.0.0.1:{received.port}", "--connect", daemon.endpoint, "--silence", "0"]
     command = background(osc.main, [*argv, "--count", "3", *extra])
@@ -118,7 +163,14 @@ def test_help_has_an_example(capsys) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--scale", "0-7"], ["--to", "localhost"], ["--to", "127.0.0.1:70000"], ["--floor-db", "3"]],
+    [
+        ["--scale", "0-7"],
+        ["--to", "localhost"],
+        ["--to", "127.0.0.1:70000"],
+        ["--floor-db", "3"],
+        ["--prefix", "timbrecast"],
+        ["--bundle", "-5"],
+    ],
 )
 def test_bad_arguments_give_one_line_and_status_78(argv, capsys) -> None:
     try:
