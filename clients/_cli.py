@@ -10,12 +10,13 @@ not restart a misconfigured bridge in a loop.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeGuard
 
@@ -183,6 +184,21 @@ def stop_on_signals() -> threading.Event:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
     return stop
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for the duration: PortAudio's ALSA and JACK
+    probes print dozens of harmless lines while they look for devices. (The daemon
+    has the same helper; the clients may import only its protocol module.)"""
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def require(module: str, package: str) -> None:

@@ -15,6 +15,9 @@ only if it changes the choice (``--when both``, the default). The match says
 which it is. With ``-k K --random``, one of the K nearest is drawn, never the one
 drawn last for the source when there is another: no machine-gun repeats; a
 final keeps the provisional choice while it is still among its K nearest.
+
+Matches go out as JSON lines, as OSC, and with ``--play`` to a ``Sampler``
+(``sampler.py``) that plays each hit's first match at the hit's level.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from timbrecast.clients import _cli
 from timbrecast.clients.osc import DEFAULT_TARGET, address_part, parse_target
+from timbrecast.clients.sampler import CACHE, Sampler
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB
 from timbrecast.clients.subscriber import Item, Timbre
 from timbrecast.daemon.protocol import DESCRIPTORS
@@ -174,6 +178,8 @@ class Match:
     path: str
     distance: float
     stream_time_s: float
+    unix_ns: int
+    peak_dbfs: float
 
 
 class Matcher:
@@ -254,25 +260,47 @@ class Chooser:
 
     def _match(self, item: Timbre, stage: str, index: int, distance: float) -> Match:
         path = self.matcher.samples[index].path
-        return Match(item.source, item.seq, stage, index, path, distance, item.stream_time_s)
+        return Match(
+            item.source,
+            item.seq,
+            stage,
+            index,
+            path,
+            distance,
+            item.stream_time_s,
+            item.unix_ns,
+            item.peak_dbfs,
+        )
 
 
 class Outputs:
-    """Where matches go: JSON lines (``out``), OSC (``send``); a refused OSC send is
-    dropped and counted, never retried."""
+    """Where matches go: JSON lines (``out``), OSC (``send``), a ``Sampler`` (each
+    hit's first match only: a sound cannot be taken back when the final timbre
+    changes the choice). A refused OSC send is dropped and counted, never retried."""
 
     def __init__(
         self,
         out: TextIO | None,
         send: Callable[[str, list[Any]], None] | None,
         prefix: str = PREFIX,
+        sampler: Sampler | None = None,
+        gain_db: float = 0.0,
     ) -> None:
         self._out = out
         self._send = send
         self.prefix = prefix.rstrip("/")
+        self._sampler = sampler
+        self._gain_db = gain_db
+        self._sounded: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.dropped = 0
 
     def __call__(self, match: Match) -> None:
+        if self._sampler is not None and (match.source, match.seq) not in self._sounded:
+            self._sounded[(match.source, match.seq)] = None
+            while len(self._sounded) > PENDING:
+                self._sounded.popitem(last=False)
+            gain = min(1.0, 10.0 ** ((match.peak_dbfs + self._gain_db) / 20.0))
+            self._sampler.play(match.path, gain, match.unix_ns)
         if self._out is not None:
             self._out.write(json.dumps(asdict(match)) + "\n")
             self._out.flush()
@@ -365,7 +393,30 @@ def build_parser() -> _cli.Parser:
     )
     out.add_argument("--prefix", default=PREFIX, help=f"OSC address prefix (default {PREFIX})")
     out.add_argument(
-        "--quiet", action="store_true", help="no JSON lines on standard output (with --to)"
+        "--quiet",
+        action="store_true",
+        help="no JSON lines on standard output (with --to or --play)",
+    )
+    play = parser.add_argument_group("playing the samples (needs PyAudio: the live extra)")
+    play.add_argument(
+        "--play",
+        action="store_true",
+        help="play each hit's first match on an audio output, at the hit's level",
+    )
+    play.add_argument(
+        "--device", metavar="NAME", help="output device, by index or part of its name"
+    )
+    play.add_argument(
+        "--gain",
+        type=float,
+        default=0.0,
+        metavar="DB",
+        help="added to each hit's peak level to give the sample's gain (default 0)",
+    )
+    play.add_argument(
+        "--preload",
+        action="store_true",
+        help=f"read every sample at start (up to {CACHE}), so no first hit waits on a file",
     )
     _cli.add_subscriber_args(parser)
     return parser
@@ -380,8 +431,10 @@ def match(args: argparse.Namespace) -> int:
     """Match hits until stopped (SIGINT, SIGTERM), every source ended, or ``--count``."""
     if args.k < 1:
         raise _cli.BadConfig(f"-k {args.k} is not a positive number")
-    if args.quiet and not args.to:
-        raise _cli.BadConfig("--quiet leaves no output without --to")
+    if args.quiet and not (args.to or args.play):
+        raise _cli.BadConfig("--quiet leaves no output without --to or --play")
+    if (args.device or args.preload) and not args.play:
+        raise _cli.BadConfig("--device and --preload go with --play")
     if not args.prefix.startswith("/"):
         raise _cli.BadConfig(f"--prefix {args.prefix!r} does not start with '/'")
     space = space_of(args)
@@ -399,7 +452,14 @@ def match(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _cli.BadConfig(f"cannot send to {args.to}: {exc}") from exc
     chooser = Chooser(Matcher(library, space), args.k, args.random, args.when, args.seed)
-    outputs = Outputs(None if args.quiet else sys.stdout, send, args.prefix)
+    sampler = None
+    if args.play:
+        if args.preload and len(library.samples) > CACHE:
+            raise _cli.BadConfig(f"--preload: {len(library.samples)} samples, more than {CACHE}")
+        sampler = Sampler(args.device)
+    outputs = Outputs(None if args.quiet else sys.stdout, send, args.prefix, sampler, args.gain)
+    if sampler is not None and args.preload:
+        sampler.preload([sample.path for sample in library.samples])
     print(
         f"{PROG}: {len(library.samples)} samples, {len(library.skipped)} records skipped; "
         f"matching on {', '.join(space.descriptors)}" + (" and level" if space.level else ""),
@@ -413,8 +473,16 @@ def match(args: argparse.Namespace) -> int:
         if chosen is not None:
             outputs(chosen)
 
-    with _cli.open_subscriber(args, kinds=["timbre"]) as subscriber:
-        subscriber.run(each, stop=_cli.stop_on_signals(), count=args.count)
+    try:
+        with _cli.open_subscriber(args, kinds=["timbre"]) as subscriber:
+            subscriber.run(each, stop=_cli.stop_on_signals(), count=args.count)
+    finally:
+        if sampler is not None:
+            sampler.drain()
+            sampler.close()
+            print(f"{PROG}: {sampler.playback.summary()}", file=sys.stderr)
+            for line in sampler.playback.unreadable:
+                print(f"{PROG}: could not play {line}", file=sys.stderr)
     return _cli.OK
 
 

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +195,27 @@ def tiny_early(drum_clips, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("early") / "tiny-early-25ms.tflite"
     path.write_bytes(embed_contract(raw, contract_for(raw, input_length=length, early_ms=25.0)))
     return path
+
+
+@pytest.fixture(scope="module")
+def null_sink():
+    """A fresh null sink on a running PulseAudio server (started if needed)."""
+    for tool in ("pulseaudio", "pactl", "paplay"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing: apt-get install pulseaudio pulseaudio-utils")
+    if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
+        subprocess.run(
+            ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit"],
+            check=True,
+            capture_output=True,
+        )
+        time.sleep(1.0)
+    name = f"timbrecast_{uuid.uuid4().hex[:8]}"
+    module = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    yield name
+    subprocess.run(["pactl", "unload-module", module], capture_output=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import subprocess
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from tests.clients.test_osc import Received
 from tests.clients.wire import VALUES, timbre
@@ -241,3 +244,51 @@ def test_the_whole_chain_one_match_per_hit(library: Path, demo: Path, demo_onset
     tagged = {json.loads(line)["file"] for line in library.read_text().splitlines()}
     assert {line["path"] for line in lines} <= tagged
     assert len({line["path"] for line in lines}) > 3
+
+
+def test_play_sounds_each_hit_once_at_an_output(library: Path, demo: Path, null_sink) -> None:
+    """--play through PortAudio into a real PulseAudio null sink, recorded from its
+    monitor: every hit of the demo played once (on its provisional timbre), the
+    recording holds them, and the hit-to-output latency is reported."""
+    endpoint = free_endpoint()
+    recording = library.parent / f"played-{null_sink}.wav"
+    recorder = subprocess.Popen(
+        ["parecord", f"--device={null_sink}.monitor", "--file-format=wav", str(recording)]
+    )
+    matcher = subprocess.Popen(
+        [
+            *(script("timbrecast-match"), str(library), "--play", "--device", "pulse"),
+            *("--preload", "--quiet", "--when", "first", "--connect", endpoint, "--silence", "0"),
+        ],
+        env=dict(os.environ, PULSE_SINK=null_sink),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = matcher.stderr.readline()
+        assert "40 samples, 0 records skipped" in started, started
+        subprocess.run(
+            [
+                *(script("timbrecastd"), "run", "--file", str(demo), "--wait-subscriber"),
+                *("--endpoint", endpoint, "--sources", "snare"),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        _, err = matcher.communicate(timeout=30)
+    finally:
+        matcher.kill()
+        recorder.terminate()
+        recorder.wait(10)
+    assert matcher.returncode == 0, err
+    played = re.search(
+        r"played (\d+) samples \((\d+) cut.*, (\d+) unreadable\); hit to output: "
+        r"median ([\d.]+) ms, p95 ([\d.]+) ms",
+        err,
+    )
+    assert played, err
+    assert int(played.group(1)) == 47 and played.group(3) == "0"
+    assert 0 < float(played.group(4)) <= float(played.group(5))
+    audio, _ = soundfile.read(recording)
+    assert np.abs(audio).max() > 0.5  # the samples, at the demo's levels, not silence

@@ -111,7 +111,8 @@ def test_bundles_carry_the_hit_time_plus_the_delay(background, daemon) -> None:
     packets = [OscPacket(datagram) for datagram in datagrams]
     assert [len(p.messages) for p in packets] == [1, 8]
     # The time tag as the OSC spec has it (NTP seconds since 1900 and a 32-bit
-    # fraction), decoded here: python-osc's parser reads it wrongly.
+    # fraction), decoded here: python-osc's parser gives the time to run each
+    # message at instead, which is "now" for a tag in the past, as this one is.
     expected = (UNIX_NS + 1_500_000_000) / 1e9 + 0.040
     for datagram in datagrams:
         assert datagram.startswith(b"#bundle\x00")
