@@ -41,7 +41,9 @@ def sink() -> tuple[str, str]:
     return name, module
 
 
-def one_round(library: Path, demo: Path, when: str, port: int) -> tuple[int, float, float]:
+def one_round(
+    library: Path, demo: Path, when: str, port: int, block: int
+) -> tuple[int, float, float]:
     """(played, median ms, p95 ms) of one pass of the demo."""
     source, source_module = sink()
     output, output_module = sink()
@@ -51,7 +53,7 @@ def one_round(library: Path, demo: Path, when: str, port: int) -> tuple[int, flo
             [
                 *(str(BIN / "timbrecast-match"), str(library), "--play", "--device", "pulse"),
                 *("--preload", "--quiet", "--when", when, "--connect", endpoint),
-                *("--silence", "0", "--keep-open"),
+                *("--silence", "0", "--keep-open", "--block", str(block)),
             ],
             env=dict(os.environ, PULSE_SINK=output),
             stderr=subprocess.PIPE,
@@ -85,6 +87,7 @@ def one_round(library: Path, demo: Path, when: str, port: int) -> tuple[int, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes of the demo per setting")
+    parser.add_argument("--block", type=int, default=512, help="the matcher's --block (frames)")
     args = parser.parse_args()
     if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
         subprocess.run(
@@ -120,7 +123,7 @@ def main() -> None:
         for when in ("first", "final"):
             for number in range(1, args.rounds + 1):
                 port += 1
-                played, median, p95 = one_round(library, demo, when, port)
+                played, median, p95 = one_round(library, demo, when, port, args.block)
                 label = "provisional" if when == "first" else "final"
                 print(f"| {label} | {number} | {hits} | {played} | {median:.1f} | {p95:.1f} |")
 

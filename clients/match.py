@@ -38,7 +38,7 @@ import numpy as np
 
 from timbrecast.clients import _cli
 from timbrecast.clients.osc import DEFAULT_TARGET, address_part, parse_target
-from timbrecast.clients.sampler import CACHE, Sampler
+from timbrecast.clients.sampler import BLOCK, CACHE, Sampler
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB
 from timbrecast.clients.subscriber import Item, Timbre
 from timbrecast.daemon.protocol import DESCRIPTORS
@@ -414,6 +414,14 @@ def build_parser() -> _cli.Parser:
         help="added to each hit's peak level to give the sample's gain (default 0)",
     )
     play.add_argument(
+        "--block",
+        type=int,
+        default=BLOCK,
+        metavar="FRAMES",
+        help=f"output block (default {BLOCK}: smaller is sooner, but a late block can stall "
+        "PulseAudio's output for a second)",
+    )
+    play.add_argument(
         "--preload",
         action="store_true",
         help=f"read every sample at start (up to {CACHE}), so no first hit waits on a file",
@@ -433,8 +441,8 @@ def match(args: argparse.Namespace) -> int:
         raise _cli.BadConfig(f"-k {args.k} is not a positive number")
     if args.quiet and not (args.to or args.play):
         raise _cli.BadConfig("--quiet leaves no output without --to or --play")
-    if (args.device or args.preload) and not args.play:
-        raise _cli.BadConfig("--device and --preload go with --play")
+    if (args.device or args.preload or args.block != BLOCK) and not args.play:
+        raise _cli.BadConfig("--device, --block and --preload go with --play")
     if not args.prefix.startswith("/"):
         raise _cli.BadConfig(f"--prefix {args.prefix!r} does not start with '/'")
     space = space_of(args)
@@ -456,7 +464,9 @@ def match(args: argparse.Namespace) -> int:
     if args.play:
         if args.preload and len(library.samples) > CACHE:
             raise _cli.BadConfig(f"--preload: {len(library.samples)} samples, more than {CACHE}")
-        sampler = Sampler(args.device)
+        if not 32 <= args.block <= 8192:
+            raise _cli.BadConfig(f"--block {args.block} is not 32-8192 frames")
+        sampler = Sampler(args.device, block=args.block)
     outputs = Outputs(None if args.quiet else sys.stdout, send, args.prefix, sampler, args.gain)
     if sampler is not None and args.preload:
         sampler.preload([sample.path for sample in library.samples])

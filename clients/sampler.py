@@ -30,8 +30,11 @@ from timbrecast.clients import _cli
 
 #: Samples kept decoded; a drummer's kit uses a few dozen.
 CACHE = 256
-#: Frames per output block: 128 at 48 kHz is 2.7 ms.
-BLOCK = 128
+#: Frames per output block (10.7 ms at 48 kHz). Through PulseAudio's ALSA plugin
+#: a callback that is late once stalls the output for over a second: at 128 and
+#: 256 frames that happened in one pass of the demo in three, at 512 in none
+#: (docs/benchmarks.md).
+BLOCK = 512
 #: Voices sounding at once; the oldest is cut when a new one needs the room.
 VOICES = 32
 #: How long to wait at start for the output to ask for its first block.
@@ -70,7 +73,9 @@ class Playback:
 class Sampler:
     """One output stream; ``play(path, gain, hit_ns)`` from any thread."""
 
-    def __init__(self, device: str | None = None, sample_rate: int = 48_000) -> None:
+    def __init__(
+        self, device: str | None = None, sample_rate: int = 48_000, block: int = BLOCK
+    ) -> None:
         _cli.require("pyaudio", "pyaudio")
         _cli.require("soundfile", "soundfile")
         import pyaudio
@@ -91,7 +96,7 @@ class Sampler:
                     rate=sample_rate,
                     output=True,
                     output_device_index=index,
-                    frames_per_buffer=BLOCK,
+                    frames_per_buffer=block,
                     stream_callback=self._callback,
                     start=False,
                 )
