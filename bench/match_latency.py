@@ -48,6 +48,7 @@ def one_round(
     source, source_module = sink()
     output, output_module = sink()
     endpoint = f"tcp://127.0.0.1:{port}"
+    started: list[subprocess.Popen] = []
     try:
         matcher = subprocess.Popen(
             [
@@ -59,6 +60,7 @@ def one_round(
             stderr=subprocess.PIPE,
             text=True,
         )
+        started.append(matcher)
         daemon = subprocess.Popen(
             [
                 *(str(BIN / "timbrecastd"), "run", "--device", "pulse"),
@@ -68,6 +70,7 @@ def one_round(
             stderr=subprocess.PIPE,
             text=True,
         )
+        started.append(daemon)
         time.sleep(4.0)
         subprocess.run(["paplay", f"--device={source}", str(demo)], check=True, timeout=60)
         time.sleep(2.0)
@@ -76,6 +79,9 @@ def one_round(
         matcher.terminate()
         _, matcher_err = matcher.communicate(timeout=15)
     finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
         for module in (source_module, output_module):
             subprocess.run(["pactl", "unload-module", module], capture_output=True)
     found = SUMMARY.search(matcher_err)

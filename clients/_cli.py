@@ -201,11 +201,11 @@ def quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def require(module: str, package: str) -> None:
+def require(module: str, package: str, extra: str = "clients") -> None:
     """Raise ``Unavailable`` naming the package to install if ``module`` is missing."""
     if importlib.util.find_spec(module) is None:
         raise Unavailable(
-            f"{package} is not installed: pip install '{package}' or 'timbrecast[clients]'"
+            f"{package} is not installed: pip install '{package}' or 'timbrecast[{extra}]'"
         )
 
 

@@ -61,10 +61,11 @@ def project(values: np.ndarray) -> Projection:
     """PCA of (n, 7) descriptor values onto the first two components, each axis
     scaled to 0-1. A library of one sample (or of identical ones) sits in the middle."""
     centred = values - values.mean(axis=0)
-    if len(values) < 2 or not np.any(centred):
+    if not np.any(centred):
         return Projection(np.full((len(values), 2), 0.5), (0.0, 0.0))
+    # Two or more samples of seven values: at least two components.
     _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-    components = axes[:2] if len(axes) >= 2 else np.vstack([axes, np.zeros_like(axes)])
+    components = axes[:2]
     # A component's sign is arbitrary: point each where most of its weight is
     # positive, so the same library always draws the same way round.
     components *= np.where(components.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)
@@ -73,7 +74,7 @@ def project(values: np.ndarray) -> Projection:
     xy = (xy - low) / np.where(high > low, high - low, 1.0)
     power = singular**2
     explained = power[:2] / power.sum()
-    return Projection(xy, (float(explained[0]), float(explained[1] if len(explained) > 1 else 0)))
+    return Projection(xy, (float(explained[0]), float(explained[1])))
 
 
 def audio_source(path: str, embed: bool) -> str:
@@ -83,7 +84,11 @@ def audio_source(path: str, embed: bool) -> str:
     if not embed:
         return resolved.as_uri()
     kind = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-    return f"data:{kind};base64,{base64.b64encode(resolved.read_bytes()).decode()}"
+    try:
+        content = resolved.read_bytes()
+    except OSError as exc:
+        raise _cli.BadConfig(f"--embed: cannot read {path} ({exc.strerror})") from exc
+    return f"data:{kind};base64,{base64.b64encode(content).decode()}"
 
 
 def page(library: Library, colour: str, title: str, embed: bool) -> str:

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from timbrecast.clients import _cli
-from timbrecast.clients.osc import DEFAULT_TARGET, address_part, parse_target
+from timbrecast.clients.osc import DEFAULT_TARGET, address_part, check_prefix, parse_target
 from timbrecast.clients.sampler import BLOCK, CACHE, Sampler
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB
 from timbrecast.clients.subscriber import Item, Timbre
@@ -54,10 +54,11 @@ DESCRIPTION = """\
 For each hit a daemon publishes, pick the sample of a tagged library whose
 timbre is nearest, and say so: JSON lines on standard output, and with --to an
 OSC message to a sampler:
-  /timbrecast/<source>/match  path index distance stage
+  /timbrecast/<source>/match  path index distance stage seq
 where index is the sample's record in the library (from 0), distance is in the
-weighted descriptor space (0-1 per descriptor times its weight) and stage is
-"provisional" or "final". Tag the library first:
+weighted descriptor space (0-1 per descriptor times its weight), stage is
+"provisional" or "final" and seq the hit's number (a final that changes a
+provisional choice has the same seq). Tag the library first:
   timbrecastd analyze --oneshot ~/samples --jsonl library.jsonl
 """
 
@@ -180,6 +181,8 @@ class Match:
     stream_time_s: float
     unix_ns: int
     peak_dbfs: float
+    #: The hit's first match: what a sampler plays (a sound cannot be taken back).
+    first: bool
 
 
 class Matcher:
@@ -225,29 +228,31 @@ class Chooser:
         self.when = when
         self._random = random.Random(seed)
         self._last: dict[str, int] = {}
-        self._pending: OrderedDict[tuple[str, int], int] = OrderedDict()
+        # A hit is known by its source, seq and attack time: a daemon that restarts
+        # counts seq from 0 again.
+        self._pending: OrderedDict[tuple[str, int, int], int] = OrderedDict()
 
     def __call__(self, item: Item) -> Match | None:
         if not isinstance(item, Timbre):
             return None
-        key = (item.source, item.seq)
-        candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
+        key = (item.source, item.seq, item.unix_ns)
         if item.provisional:
             if self.when == "final":
                 return None
+            candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
             index, distance = self._pick(item.source, candidates)
             self._pending[key] = index
             while len(self._pending) > PENDING:
                 self._pending.popitem(last=False)
-            return self._match(item, "provisional", index, distance)
+            return self._match(item, "provisional", index, distance, first=True)
         earlier = self._pending.pop(key, None)
-        if earlier is not None:
-            if self.when == "first":
-                return None
-            if earlier in [index for index, _ in candidates]:
-                return None
+        if earlier is not None and self.when == "first":
+            return None
+        candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
+        if earlier is not None and earlier in [index for index, _ in candidates]:
+            return None
         index, distance = self._pick(item.source, candidates)
-        return self._match(item, "final", index, distance)
+        return self._match(item, "final", index, distance, first=earlier is None)
 
     def _pick(self, source: str, candidates: list[tuple[int, float]]) -> tuple[int, float]:
         if not self.pick_random:
@@ -258,7 +263,7 @@ class Chooser:
         self._last[source] = chosen[0]
         return chosen
 
-    def _match(self, item: Timbre, stage: str, index: int, distance: float) -> Match:
+    def _match(self, item: Timbre, stage: str, index: int, distance: float, first: bool) -> Match:
         path = self.matcher.samples[index].path
         return Match(
             item.source,
@@ -270,13 +275,14 @@ class Chooser:
             item.stream_time_s,
             item.unix_ns,
             item.peak_dbfs,
+            first,
         )
 
 
 class Outputs:
     """Where matches go: JSON lines (``out``), OSC (``send``), a ``Sampler`` (each
-    hit's first match only: a sound cannot be taken back when the final timbre
-    changes the choice). A refused OSC send is dropped and counted, never retried."""
+    hit's first match only). A refused OSC send is dropped and counted, never
+    retried."""
 
     def __init__(
         self,
@@ -291,27 +297,25 @@ class Outputs:
         self.prefix = prefix.rstrip("/")
         self._sampler = sampler
         self._gain_db = gain_db
-        self._sounded: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.dropped = 0
 
     def __call__(self, match: Match) -> None:
-        if self._sampler is not None and (match.source, match.seq) not in self._sounded:
-            self._sounded[(match.source, match.seq)] = None
-            while len(self._sounded) > PENDING:
-                self._sounded.popitem(last=False)
-            gain = min(1.0, 10.0 ** ((match.peak_dbfs + self._gain_db) / 20.0))
-            self._sampler.play(match.path, gain, match.unix_ns)
         if self._out is not None:
             self._out.write(json.dumps(asdict(match)) + "\n")
             self._out.flush()
         if self._send is not None:
             address = f"{self.prefix}/{address_part(match.source)}/match"
+            args = [match.path, match.index, match.distance, match.stage, match.seq]
             try:
-                self._send(address, [match.path, match.index, match.distance, match.stage])
+                self._send(address, args)
             except OSError as exc:
                 self.dropped += 1
                 if math.log10(self.dropped).is_integer():
                     print(f"{PROG}: {self.dropped} messages dropped ({exc})", file=sys.stderr)
+        # Last: without --preload, a sample's first use reads its file.
+        if self._sampler is not None and match.first:
+            gain = min(1.0, 10.0 ** ((match.peak_dbfs + self._gain_db) / 20.0))
+            self._sampler.play(match.path, gain, match.unix_ns)
 
 
 def parse_weights(items: Sequence[str], names: Sequence[str]) -> tuple[float, ...]:
@@ -370,7 +374,11 @@ def build_parser() -> _cli.Parser:
         help="the sample's level as a dimension of weight W (default 0: level does not count)",
     )
     space.add_argument(
-        "-k", type=int, default=1, help="how many nearest samples to consider (default 1)"
+        "-k",
+        type=int,
+        default=1,
+        help="how many nearest samples to consider (default 1): with --random, the draw; "
+        "without, a final keeps the provisional choice while it is among its k nearest",
     )
     space.add_argument(
         "--random",
@@ -381,8 +389,9 @@ def build_parser() -> _cli.Parser:
         "--when",
         choices=WHEN,
         default="both",
-        help="match on the provisional timbre only (first), the final only, or both: the "
-        "final is sent only if it changes the choice (default both)",
+        help="match each hit once, on its first timbre (first: the provisional one, or the "
+        "final where there was none), on the final only, or both: the final is sent only if "
+        "it changes the choice (default both)",
     )
     space.add_argument("--seed", type=int, help="seed of --random (default: a fresh one)")
     out = parser.add_argument_group("output")
@@ -443,12 +452,13 @@ def match(args: argparse.Namespace) -> int:
         raise _cli.BadConfig("--quiet leaves no output without --to or --play")
     if (args.device or args.preload or args.block != BLOCK) and not args.play:
         raise _cli.BadConfig("--device, --block and --preload go with --play")
-    if not args.prefix.startswith("/"):
-        raise _cli.BadConfig(f"--prefix {args.prefix!r} does not start with '/'")
+    if not 32 <= args.block <= 8192:
+        raise _cli.BadConfig(f"--block {args.block} is not 32-8192 frames")
+    check_prefix(args.prefix)
     space = space_of(args)
     library = load_library(args.library)
-    for line in library.skipped:
-        print(f"{PROG}: skipped {line}", file=sys.stderr)
+    if args.preload and len(library.samples) > CACHE:
+        raise _cli.BadConfig(f"--preload: {len(library.samples)} samples, more than {CACHE}")
     send = None
     if args.to:
         _cli.require("pythonosc", "python-osc")
@@ -460,39 +470,35 @@ def match(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _cli.BadConfig(f"cannot send to {args.to}: {exc}") from exc
     chooser = Chooser(Matcher(library, space), args.k, args.random, args.when, args.seed)
-    sampler = None
-    if args.play:
-        if args.preload and len(library.samples) > CACHE:
-            raise _cli.BadConfig(f"--preload: {len(library.samples)} samples, more than {CACHE}")
-        if not 32 <= args.block <= 8192:
-            raise _cli.BadConfig(f"--block {args.block} is not 32-8192 frames")
-        sampler = Sampler(args.device, block=args.block)
-    outputs = Outputs(None if args.quiet else sys.stdout, send, args.prefix, sampler, args.gain)
-    if sampler is not None and args.preload:
-        sampler.preload([sample.path for sample in library.samples])
-    print(
-        f"{PROG}: {len(library.samples)} samples, {len(library.skipped)} records skipped; "
-        f"matching on {', '.join(space.descriptors)}" + (" and level" if space.level else ""),
-        file=sys.stderr,
-    )
+    with _cli.open_subscriber(args, kinds=["timbre"]) as subscriber:
+        for line in library.skipped:
+            print(f"{PROG}: skipped {line}", file=sys.stderr)
+        sampler = Sampler(args.device, block=args.block) if args.play else None
+        if sampler is not None and args.preload:
+            sampler.preload([sample.path for sample in library.samples])
+        outputs = Outputs(None if args.quiet else sys.stdout, send, args.prefix, sampler, args.gain)
+        print(
+            f"{PROG}: {len(library.samples)} samples, {len(library.skipped)} records skipped; "
+            f"matching on {', '.join(space.descriptors)}" + (" and level" if space.level else ""),
+            file=sys.stderr,
+        )
 
-    def each(item: Item) -> None:
-        if _cli.is_notice(item):
-            print(f"{PROG}: {_cli.notice(item)}", file=sys.stderr)
-        chosen = chooser(item)
-        if chosen is not None:
-            outputs(chosen)
+        def each(item: Item) -> None:
+            if _cli.is_notice(item):
+                print(f"{PROG}: {_cli.notice(item)}", file=sys.stderr)
+            chosen = chooser(item)
+            if chosen is not None:
+                outputs(chosen)
 
-    try:
-        with _cli.open_subscriber(args, kinds=["timbre"]) as subscriber:
+        try:
             subscriber.run(each, stop=_cli.stop_on_signals(), count=args.count)
-    finally:
-        if sampler is not None:
-            sampler.drain()
-            sampler.close()
-            print(f"{PROG}: {sampler.playback.summary()}", file=sys.stderr)
-            for line in sampler.playback.unreadable:
-                print(f"{PROG}: could not play {line}", file=sys.stderr)
+        finally:
+            if sampler is not None:
+                sampler.drain()
+                sampler.close()
+                print(f"{PROG}: {sampler.playback.summary()}", file=sys.stderr)
+                for line in sampler.playback.unreadable:
+                    print(f"{PROG}: could not play {line}", file=sys.stderr)
     return _cli.OK
 
 

@@ -168,6 +168,12 @@ def bundled(send: Callable[[Any], None]) -> BundleSend:
     return send_bundle
 
 
+def check_prefix(prefix: str) -> None:
+    """``BadConfig`` unless ``prefix`` is an OSC address part like ``/timbrecast``."""
+    if not re.fullmatch(r"(/[A-Za-z0-9_.\-]+)+", prefix):
+        raise _cli.BadConfig(f"--prefix {prefix!r} is not an OSC address like /timbrecast")
+
+
 def parse_target(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -231,8 +237,7 @@ def forward(args: argparse.Namespace) -> int:
     host, port = parse_target(target)
     if not args.floor_db < 0:
         raise _cli.BadConfig(f"--floor-db {args.floor_db:g} is not below 0 dBFS")
-    if not args.prefix.startswith("/") or args.prefix.endswith("/"):
-        raise _cli.BadConfig(f"--prefix {args.prefix!r} is not an OSC address like /timbrecast")
+    check_prefix(args.prefix)
     if args.bundle is not None and not 0 <= args.bundle <= 10_000:
         raise _cli.BadConfig(f"--bundle {args.bundle:g} is not 0-10000 ms")
     try:

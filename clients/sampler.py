@@ -3,7 +3,8 @@
 A PortAudio output stream (PyAudio, the live extra) pulls blocks from a
 callback that mixes the voices that are sounding; a new voice is handed over
 through a queue, so the matcher never waits on the audio thread and the audio
-thread never waits on a lock. Each voice starts at the beginning of the next
+thread takes no lock of ours (it still needs Python's, the GIL, for each block:
+hence blocks of 512 frames). Each voice starts at the beginning of the next
 block; when that block reaches the converter is PortAudio's to say (its DAC
 time for the block, or the stream's output latency after the callback), which
 gives each hit's hit-to-output latency: from its
@@ -71,13 +72,12 @@ class Playback:
 
 
 class Sampler:
-    """One output stream; ``play(path, gain, hit_ns)`` from any thread."""
+    """One output stream; ``play(path, gain, hit_ns)`` from one thread (the matcher's)."""
 
     def __init__(
         self, device: str | None = None, sample_rate: int = 48_000, block: int = BLOCK
     ) -> None:
-        _cli.require("pyaudio", "pyaudio")
-        _cli.require("soundfile", "soundfile")
+        _cli.require("pyaudio", "pyaudio", "live")
         import pyaudio
 
         self._pyaudio = pyaudio
@@ -105,10 +105,16 @@ class Sampler:
                 raise _cli.Unavailable(f"cannot open the audio output: {exc}") from exc
         self._latency_ns = round(self._stream.get_output_latency() * 1e9)
         self._pulling = threading.Event()
-        self._stream.start_stream()
+        try:
+            self._stream.start_stream()
+        except OSError as exc:
+            self._audio.terminate()
+            raise _cli.Unavailable(f"cannot start the audio output: {exc}") from exc
         # An output may take a second or two before it first asks for audio
         # (PulseAudio's ALSA plugin does): wait for it here, not on the first hit.
-        self._pulling.wait(STARTUP_S)
+        if not self._pulling.wait(STARTUP_S):
+            self.close()
+            raise _cli.Unavailable(f"the audio output asked for no audio in {STARTUP_S:g} s")
 
     def _device_index(self, wanted: str | None) -> int | None:
         if wanted is None:

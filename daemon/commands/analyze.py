@@ -63,7 +63,8 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Hits of files as JSON lines: onset, level, the seven descriptors.
+    """Hits of files as JSON lines (and/or a CSV table): onset, level, the seven
+    descriptors.
 
     Each file's records are written and flushed as soon as it is done, so a
     stopped run (SIGTERM, Ctrl-C: the file at hand is finished first) or a

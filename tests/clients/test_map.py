@@ -119,7 +119,9 @@ def test_ranges_in_the_address_hide_what_is_outside(library: Path, tmp_path: Pat
     assert 'id="selected">none<' in dom
 
 
-def test_a_library_that_cannot_be_drawn_is_one_line_and_78(library: Path, tmp_path: Path) -> None:
+def test_a_library_that_cannot_be_drawn_is_one_line_and_78(
+    library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gone = tmp_path / "gone.jsonl"
     record = records(library)[0]
     gone.write_text(json.dumps({**record, "file": str(tmp_path / "missing.wav")}) + "\n")
@@ -128,7 +130,8 @@ def test_a_library_that_cannot_be_drawn_is_one_line_and_78(library: Path, tmp_pa
         ([str(gone), "--embed"], "--embed: 1 samples not found"),
     ]:
         status = libmap.main([*argv, "--out", str(tmp_path / "map.html")])
-        assert status == 78, message
+        err = capsys.readouterr().err
+        assert status == 78 and message in err and err.strip().count("\n") == 0, err
     done = subprocess.run(
         [script("timbrecast-map"), str(gone), "--out", str(tmp_path / "map.html"), "--embed"],
         capture_output=True,

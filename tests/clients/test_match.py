@@ -130,8 +130,15 @@ def test_both_stages_send_the_final_only_when_it_changes_the_choice() -> None:
     changed = chooser(timbre(seq=1, values=high))
     assert (changed.stage, changed.index, changed.seq) == ("final", 1, 1)
     assert changed.distance == pytest.approx(np.sqrt(7) * 0.05)
-    # A final without a provisional before it is always sent.
-    assert chooser(timbre(seq=2, values=low)).stage == "final"
+    # A final without a provisional before it is always sent, as the hit's first.
+    alone = chooser(timbre(seq=2, values=low))
+    assert (alone.stage, alone.first) == ("final", True)
+    assert first.first and not changed.first
+    # A daemon that restarts counts seq from 0 again: its hit 3 is a new hit, not
+    # the final of the hit 3 whose provisional came before the restart.
+    assert chooser(timbre(seq=3, values=low, provisional=True)).first
+    again = chooser(timbre(seq=3, at_s=60.0, values=high))
+    assert (again.stage, again.index, again.first) == ("final", 1, True)
 
     only_final = Chooser(Matcher(lib, Space()), when="final")
     assert only_final(timbre(seq=0, values=low, provisional=True)) is None
@@ -139,6 +146,7 @@ def test_both_stages_send_the_final_only_when_it_changes_the_choice() -> None:
     only_first = Chooser(Matcher(lib, Space()), when="first")
     assert only_first(timbre(seq=0, values=low, provisional=True)).stage == "provisional"
     assert only_first(timbre(seq=0, values=high)) is None
+    assert only_first(timbre(seq=1, values=high)).first  # no provisional: the final
 
 
 def test_random_of_k_never_repeats_and_stays_among_the_k() -> None:
@@ -174,7 +182,8 @@ def test_matches_reach_an_osc_server_and_stdout(background, daemon, library, cap
     assert [line["stage"] for line in lines] == ["provisional", "final"]
     assert [address for address, _ in got] == ["/timbrecast/snare/match"] * 2
     for (_, args), line in zip(got, lines, strict=True):
-        assert args == (line["path"], line["index"], pytest.approx(line["distance"]), line["stage"])
+        distance = pytest.approx(line["distance"])
+        assert args == (line["path"], line["index"], distance, line["stage"], line["seq"])
         assert Path(line["path"]).is_file()
 
 

@@ -142,7 +142,6 @@ def test_the_interpreters_that_passed_are_the_ones_kept(
     monkeypatch.setattr(runtime.Runtime, "interpreter", counted)
     Model(TIMBRE[0])
     assert made == [True, True]
-    made.clear()
     content = TIMBRE[0].read_bytes()
     strict = selftest.expect(content, selftest.clips(16_000), tolerance=0.001)
     made.clear()
