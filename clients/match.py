@@ -37,7 +37,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from timbrecast.clients import _cli
-from timbrecast.clients.osc import DEFAULT_TARGET, address_part, check_prefix, parse_target
+from timbrecast.clients.osc import DEFAULT_TARGET, address_part, check_prefix, udp_client
 from timbrecast.clients.sampler import BLOCK, CACHE, Sampler
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB
 from timbrecast.clients.subscriber import Item, Timbre
@@ -459,16 +459,7 @@ def match(args: argparse.Namespace) -> int:
     library = load_library(args.library)
     if args.preload and len(library.samples) > CACHE:
         raise _cli.BadConfig(f"--preload: {len(library.samples)} samples, more than {CACHE}")
-    send = None
-    if args.to:
-        _cli.require("pythonosc", "python-osc")
-        from pythonosc.udp_client import SimpleUDPClient
-
-        host, port = parse_target(args.to)
-        try:
-            send = SimpleUDPClient(host, port).send_message
-        except OSError as exc:
-            raise _cli.BadConfig(f"cannot send to {args.to}: {exc}") from exc
+    send = udp_client(args.to).send_message if args.to else None
     chooser = Chooser(Matcher(library, space), args.k, args.random, args.when, args.seed)
     with _cli.open_subscriber(args, kinds=["timbre"]) as subscriber:
         for line in library.skipped:

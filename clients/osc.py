@@ -228,22 +228,26 @@ def main(argv: list[str] | None = None) -> int:
     return _cli.run(PROG, lambda: forward(args))
 
 
-def forward(args: argparse.Namespace) -> int:
-    """Send until stopped (SIGINT, SIGTERM) or ``--count`` events came."""
+def udp_client(target: str) -> Any:
+    """python-osc's UDP client for ``HOST:PORT``, or the reason it cannot be one."""
     _cli.require("pythonosc", "python-osc")
     from pythonosc.udp_client import SimpleUDPClient
 
-    target = args.to or (WEKINATOR_TARGET if args.wekinator else DEFAULT_TARGET)
     host, port = parse_target(target)
+    try:
+        return SimpleUDPClient(host, port)
+    except OSError as exc:
+        raise _cli.BadConfig(f"cannot send to {target}: {exc}") from exc
+
+
+def forward(args: argparse.Namespace) -> int:
+    """Send until stopped (SIGINT, SIGTERM) or ``--count`` events came."""
     if not args.floor_db < 0:
         raise _cli.BadConfig(f"--floor-db {args.floor_db:g} is not below 0 dBFS")
     check_prefix(args.prefix)
     if args.bundle is not None and not 0 <= args.bundle <= 10_000:
         raise _cli.BadConfig(f"--bundle {args.bundle:g} is not 0-10000 ms")
-    try:
-        client = SimpleUDPClient(host, port)
-    except OSError as exc:
-        raise _cli.BadConfig(f"cannot send to {target}: {exc}") from exc
+    client = udp_client(args.to or (WEKINATOR_TARGET if args.wekinator else DEFAULT_TARGET))
     settings = OscSettings(
         SCALES[args.scale], args.floor_db, args.provisional, args.prefix, args.wekinator
     )

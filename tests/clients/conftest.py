@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import zmq
 
 from tests.clients.chain import analyzed_onsets
 from tests.clients.wire import TestDaemon
+from tests.conftest import script
 from timbrecast.daemon import bundled
 
 
@@ -65,3 +67,17 @@ def demo() -> Path:
 def demo_onsets(demo: Path) -> list[float]:
     """Where ``timbrecastd analyze`` hears the demo's hits (s)."""
     return analyzed_onsets(demo)
+
+
+@pytest.fixture(scope="session")
+def library(parity_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 40 parity one-shots tagged by the bundled model, as the docs show it
+    (`timbrecastd analyze --oneshot DIR --jsonl FILE`)."""
+    out = tmp_path_factory.mktemp("library") / "library.jsonl"
+    subprocess.run(
+        [script("timbrecastd"), "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out)],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return out

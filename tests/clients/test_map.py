@@ -24,18 +24,6 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def library(parity_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("library") / "library.jsonl"
-    subprocess.run(
-        [script("timbrecastd"), "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out)],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return out
-
-
 def records(library: Path) -> list[dict]:
     return [json.loads(line) for line in library.read_text().splitlines()]
 

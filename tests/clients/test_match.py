@@ -25,19 +25,6 @@ from timbrecast.daemon.protocol import DESCRIPTORS
 CONFIG = 78
 
 
-@pytest.fixture(scope="module")
-def library(parity_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 40 parity one-shots tagged by the bundled model, as the docs show it."""
-    out = tmp_path_factory.mktemp("library") / "library.jsonl"
-    subprocess.run(
-        [script("timbrecastd"), "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out)],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return out
-
-
 def random_library(size: int, seed: int = 0) -> Library:
     rng = np.random.default_rng(seed)
     values = rng.uniform(0, 100, (size, len(DESCRIPTORS)))
