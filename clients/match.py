@@ -183,6 +183,9 @@ class Match:
     peak_dbfs: float
     #: The hit's first match: what a sampler plays (a sound cannot be taken back).
     first: bool
+    #: The k nearest samples, (index, distance), nearest first: the choice among them
+    #: is the caller's too.
+    nearest: tuple[tuple[int, float], ...]
 
 
 class Matcher:
@@ -244,15 +247,15 @@ class Chooser:
             self._pending[key] = index
             while len(self._pending) > PENDING:
                 self._pending.popitem(last=False)
-            return self._match(item, "provisional", index, distance, first=True)
+            return self._match(item, "provisional", (index, distance), candidates, first=True)
         earlier = self._pending.pop(key, None)
         if earlier is not None and self.when == "first":
             return None
         candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
         if earlier is not None and earlier in [index for index, _ in candidates]:
             return None
-        index, distance = self._pick(item.source, candidates)
-        return self._match(item, "final", index, distance, first=earlier is None)
+        chosen = self._pick(item.source, candidates)
+        return self._match(item, "final", chosen, candidates, first=earlier is None)
 
     def _pick(self, source: str, candidates: list[tuple[int, float]]) -> tuple[int, float]:
         if not self.pick_random:
@@ -263,19 +266,27 @@ class Chooser:
         self._last[source] = chosen[0]
         return chosen
 
-    def _match(self, item: Timbre, stage: str, index: int, distance: float, first: bool) -> Match:
-        path = self.matcher.samples[index].path
+    def _match(
+        self,
+        item: Timbre,
+        stage: str,
+        chosen: tuple[int, float],
+        candidates: list[tuple[int, float]],
+        first: bool,
+    ) -> Match:
+        index, distance = chosen
         return Match(
             item.source,
             item.seq,
             stage,
             index,
-            path,
+            self.matcher.samples[index].path,
             distance,
             item.stream_time_s,
             item.unix_ns,
             item.peak_dbfs,
             first,
+            tuple(candidates),
         )
 
 
@@ -377,8 +388,9 @@ def build_parser() -> _cli.Parser:
         "-k",
         type=int,
         default=1,
-        help="how many nearest samples to consider (default 1): with --random, the draw; "
-        "without, a final keeps the provisional choice while it is among its k nearest",
+        help="how many nearest samples to consider (default 1): each JSON line lists them "
+        "(nearest); with --random one is drawn; a final keeps the provisional choice while "
+        "it is among its k nearest",
     )
     space.add_argument(
         "--random",

@@ -140,8 +140,12 @@ def test_random_of_k_never_repeats_and_stays_among_the_k() -> None:
     library = random_library(500)
     chooser = Chooser(Matcher(library, Space()), k=4, pick_random=True, when="final", seed=3)
     nearest = {i for i, _ in chooser.matcher.nearest(VALUES, -20.0, 4)}
-    picks = [chooser(timbre(seq=seq)).index for seq in range(200)]
+    matches = [chooser(timbre(seq=seq)) for seq in range(200)]
+    picks = [m.index for m in matches]
     assert set(picks) == nearest
+    assert {tuple(i for i, _ in m.nearest) for m in matches} == {
+        tuple(i for i, _ in chooser.matcher.nearest(VALUES, -20.0, 4))
+    }
     assert all(a != b for a, b in itertools.pairwise(picks))
 
 
