@@ -37,7 +37,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from timbrecast.clients import _cli
-from timbrecast.clients.osc import DEFAULT_TARGET, address_part, check_prefix, udp_client
+from timbrecast.clients.osc import (
+    DEFAULT_TARGET,
+    address_part,
+    check_prefix,
+    dropped,
+    udp_client,
+)
 from timbrecast.clients.sampler import BLOCK, CACHE, Sampler
 from timbrecast.clients.scaling import DEFAULT_FLOOR_DB
 from timbrecast.clients.subscriber import Item, Timbre
@@ -320,9 +326,7 @@ class Outputs:
             try:
                 self._send(address, args)
             except OSError as exc:
-                self.dropped += 1
-                if math.log10(self.dropped).is_integer():
-                    print(f"{PROG}: {self.dropped} messages dropped ({exc})", file=sys.stderr)
+                self.dropped = dropped(PROG, self.dropped, 1, exc)
         # Last: without --preload, a sample's first use reads its file.
         if self._sampler is not None and match.first:
             gain = min(1.0, 10.0 ** ((match.peak_dbfs + self._gain_db) / 20.0))

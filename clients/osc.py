@@ -136,19 +136,23 @@ class OscBridge:
             try:
                 send_bundle(sent, item.unix_ns / 1e9 + delay_s)
             except OSError as exc:
-                self._dropped(len(sent), exc)
+                self.dropped = dropped(PROG, self.dropped, len(sent), exc)
             return
         for address, args in sent:
             try:
                 self._send(address, args)
             except OSError as exc:
-                self._dropped(1, exc)
+                self.dropped = dropped(PROG, self.dropped, 1, exc)
 
-    def _dropped(self, count: int, exc: OSError) -> None:
-        for _ in range(count):
-            self.dropped += 1
-            if math.log10(self.dropped).is_integer():  # 1, 10, 100...: seen, not flooding
-                print(f"{PROG}: {self.dropped} messages dropped ({exc})", file=sys.stderr)
+
+def dropped(prog: str, total: int, count: int, exc: OSError) -> int:
+    """``total`` plus ``count`` messages the network refused, said on standard error
+    at 1, 10, 100... dropped in all: seen, not flooding."""
+    for _ in range(count):
+        total += 1
+        if math.log10(total).is_integer():
+            print(f"{prog}: {total} messages dropped ({exc})", file=sys.stderr)
+    return total
 
 
 def bundled(send: Callable[[Any], None]) -> BundleSend:
