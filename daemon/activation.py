@@ -231,23 +231,34 @@ class Activation:
         self._bank = filterbank(sample_rate, frame)
         self._window = np.full((ROWS, BANDS), SILENCE, dtype=np.float32)
         self._memory = np.full(BANDS, SILENCE, dtype=np.float32)
+        self._falling = np.empty(BANDS, dtype=np.float64)
         self._interpreter = _interpreter(
             runtime.load(), content, self.verdict is None or self.verdict.xnnpack
         )
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        # Views of the interpreter's own input and output, fetched anew for each
+        # frame (a view must not outlive an invoke), so a frame is written once
+        # and read without the checks and copies of set_tensor and get_tensor.
+        self._input = self._interpreter.tensor(self._interpreter.get_input_details()[0]["index"])
+        self._output = self._interpreter.tensor(self._interpreter.get_output_details()[0]["index"])
 
     def step(self, magnitude: np.ndarray) -> float:
-        """The next frame's magnitude spectrum in, its activation out."""
-        value = features(magnitude[None], self._bank)
-        before, self._memory = remembered(value, self._memory)
-        self._window[: CONTEXT - 1] = self._window[1:CONTEXT]
-        self._window[CONTEXT - 1] = value[0]
-        self._window[CONTEXT] = before[0]
-        return self.invoke(self._window)
+        """The next frame's magnitude spectrum in, its activation out.
+
+        The same numbers as ``features`` and ``remembered`` give for a groove (the
+        trainer's path), computed in place: this runs 250 times a second per channel.
+        """
+        window = self._window
+        window[: CONTEXT - 1] = window[1:CONTEXT]
+        window[CONTEXT] = self._memory
+        value = window[CONTEXT - 1]
+        np.log10(EPS + magnitude[None] @ self._bank.T, out=value[None])
+        np.subtract(self._memory, DECAY, out=self._falling, dtype=np.float64)
+        np.maximum(value, self._falling, out=self._falling)
+        self._memory[:] = self._falling
+        return self.invoke(window)
 
     def invoke(self, window: np.ndarray) -> float:
         """The activation of one (ROWS, BANDS) window: the frames, then the memory."""
-        self._interpreter.set_tensor(self._input, window.reshape(1, ROWS, BANDS))
+        self._input()[0] = window
         self._interpreter.invoke()
-        return float(self._interpreter.get_tensor(self._output).ravel()[0])
+        return float(self._output()[0, 0])

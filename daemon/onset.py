@@ -172,17 +172,22 @@ class Framer:
         self._pending -= hops * self.hop
         history = self._buffer[: self._fill]
         end = history.size - self._pending
+        last = self._consumed - self._pending
         if hops == 1:
+            # A live stream's usual case, one frame: the same arithmetic as below,
+            # without the index arrays (each numpy call costs microseconds here).
             frames = history[end - self.frame : end][None]
+            ends = np.array([last], dtype=np.int64)
         else:
-            starts = end - self.frame - self.hop * np.arange(hops - 1, -1, -1)
-            frames = np.lib.stride_tricks.sliding_window_view(history, self.frame)[starts]
-        magnitudes = np.abs(np.fft.rfft(frames * self._window)).astype(np.float32, copy=False)
+            back = self.hop * np.arange(hops - 1, -1, -1)
+            frames = np.lib.stride_tricks.sliding_window_view(history, self.frame)[
+                end - self.frame - back
+            ]
+            ends = last - back
+        magnitudes = np.abs(np.fft.rfft(frames * self._window))
         magnitudes *= self._scale
-        power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
-        rms = np.sqrt(power / self.frame)
-        ends = self._consumed - self._pending - self.hop * np.arange(hops - 1, -1, -1)
-        return Frames(ends, magnitudes, rms)
+        power = np.square(frames, dtype=np.float64).sum(axis=1)
+        return Frames(ends, magnitudes, np.sqrt(power / self.frame))
 
     def _append(self, block: np.ndarray) -> None:
         if self._fill + block.size > self._buffer.size:

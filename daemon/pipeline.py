@@ -238,8 +238,11 @@ class Pipeline:
             frames = frames[:, None]
         if frames.shape[1] != len(self.channels):
             raise ValueError(f"expected {len(self.channels)} channels, got {frames.shape[1]}")
-        finite = np.isfinite(frames)
-        if not finite.all():
+        # A float64 sum of float32 samples is finite exactly when every sample is
+        # (NaN and inf carry through it; it cannot overflow): one reduction per block
+        # instead of a mask, and only a block with a bad sample is looked at closely.
+        if not np.isfinite(frames.sum(dtype=np.float64)):
+            finite = np.isfinite(frames)
             # Float input (f32le on stdin, a float WAV) can carry NaN or inf, which
             # would poison the detector's running statistics: heard as silence, counted.
             self.invalid_samples += int(finite.size - np.count_nonzero(finite))

@@ -60,17 +60,22 @@ class Segmenter:
         self._window = max(1, round(DECAY_WINDOW_S * sample_rate))
         self._after = round(DECAY_AFTER_S * sample_rate)
         self._keep = self.length + self.preroll + round(0.1 * sample_rate)
-        self._buffer = np.zeros(0, dtype=np.float32)
+        # What has been heard is self._buffer[:self._fill], stream sample
+        # self._buffer_start first. Blocks are copied in place; only when the
+        # buffer is full are the samples still needed moved to its start, so a
+        # live stream's 128-frame block costs one small copy, not a second of audio.
+        self._buffer = np.zeros(4 * self._keep, dtype=np.float32)
+        self._fill = 0
         self._buffer_start = 0
         self._open: list[_Open] = []
 
     @property
     def stream_end(self) -> int:
-        return self._buffer_start + self._buffer.size
+        return self._buffer_start + self._fill
 
     def process(self, block: np.ndarray, onsets: list[OnsetEvent]) -> list[Segment]:
         """Append the block, open a segment per onset, return those that ended."""
-        self._buffer = np.concatenate([self._buffer, np.asarray(block, dtype=np.float32)])
+        self._append(np.asarray(block, dtype=np.float32).ravel())
         done: list[Segment] = []
         for onset in onsets:
             start = max(onset.sample - self.preroll, self._buffer_start)
@@ -88,17 +93,29 @@ class Segmenter:
             else:
                 still_open.append(segment)
         self._open = still_open
-        oldest = min([s.start for s in self._open], default=self.stream_end - self.preroll)
-        drop = max(0, min(oldest, self.stream_end - self._keep) - self._buffer_start)
-        if drop:
-            self._buffer = self._buffer[drop:]
-            self._buffer_start += drop
         return done
 
+    def _append(self, block: np.ndarray) -> None:
+        if self._fill + block.size > self._buffer.size:
+            oldest = min([s.start for s in self._open], default=self.stream_end)
+            drop = max(0, min(oldest, self.stream_end - self._keep) - self._buffer_start)
+            kept = self._fill - drop
+            if kept + block.size > self._buffer.size:
+                grown = np.zeros(2 * (kept + block.size), dtype=np.float32)
+                grown[:kept] = self._buffer[drop : self._fill]
+                self._buffer = grown
+            else:
+                self._buffer[:kept] = self._buffer[drop : self._fill]
+            self._fill = kept
+            self._buffer_start += drop
+        self._buffer[self._fill : self._fill + block.size] = block
+        self._fill += block.size
+
     def audio_between(self, start: int, end: int) -> np.ndarray:
-        """What has been heard from ``start`` (or the oldest kept sample) to ``end``."""
+        """What has been heard from ``start`` (or the oldest kept sample) to ``end``: a
+        view, valid until the next block comes in (copy what is kept)."""
         lo = max(0, start - self._buffer_start)
-        return self._buffer[lo : max(lo, end - self._buffer_start)]
+        return self._buffer[lo : max(lo, min(end - self._buffer_start, self._fill))]
 
     def flush(self) -> list[Segment]:
         """End of stream: cut every open segment at what has been heard."""
