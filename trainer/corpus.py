@@ -15,6 +15,7 @@ import gzip
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ from timbrecast.trainer.sources import Hit, Listing
 #: The committed corpus: one JSON object per clip, gzip-compressed.
 COMMITTED = Path(__file__).parent / "data" / "corpus.jsonl.gz"
 USER_SOURCE = "user"
+#: Base renders a worker keeps for the augmented copies that follow them.
+BASES_CACHED = 4
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,21 @@ def _render_plain(hit: Hit) -> Audio:
     raise ValueError(f"unknown source {hit.source!r}")
 
 
+@lru_cache(maxsize=BASES_CACHED)
+def _render_base(hit: Hit) -> Audio:
+    """A base hit's audio, kept for its next augmented copies: they come in a row
+    (``augment.augmented_hits``), and a SoundFont note costs a synthesiser process
+    that loads the whole font (0.46 s here) where the copy itself costs 10 ms. Read
+    only, so no augmentation step can change it for the copies after."""
+    audio = _render_plain(hit)
+    audio.frames.setflags(write=False)
+    return audio
+
+
 def render(hit: Hit) -> Audio:
     """The audio of any hit, augmented or not."""
     if hit.source.endswith("+aug"):
-        return augment.render_augmented(hit, _render_plain)
+        return augment.render_augmented(hit, _render_base)
     return _render_plain(hit)
 
 
