@@ -97,7 +97,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def installed(wheel: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """The wheel with every extra, as a user installs it: what the docs' commands run on."""
-    return install(wheel[0], tmp_path_factory.mktemp("venv") / "all", "[train,clients,live]")
+    venv = tmp_path_factory.mktemp("venv") / "all"
+    return install(wheel[0], venv, "[train,clients,live,cluster]")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -207,12 +207,14 @@ def build(
     progress_factory: Callable[[int, str], object],
     committed: list[Entry] | None = None,
     user_labels: dict[str, tuple[float, ...]] | None = None,
+    scheduler: str | None = None,
 ) -> tuple[list[Entry], BuildReport]:
     """Render, verify against the committed corpus, label what is new.
 
     ``user_labels`` (resolved path -> seven values) label the user's clips they
     name, in place of the teacher; the dataset's own labels do the same for
-    Freesound clips.
+    Freesound clips. ``scheduler``: the teacher runs on that Dask cluster (rendering
+    stays here: it reads the Debian packages installed on this machine).
     """
     store_dir.mkdir(parents=True, exist_ok=True)
     store = np.lib.format.open_memmap(
@@ -258,7 +260,7 @@ def build(
                 yield Clip(str(index), key, dequantise(store[index]))
 
     bar = progress_factory(len(keys) - len(entries), "labelling")
-    for outcome in label_clips(clips(), cache, jobs):
+    for outcome in label_clips(clips(), cache, jobs, scheduler):
         bar.update(1)
         index = int(outcome.name)
         report.labelled_now += not outcome.cached

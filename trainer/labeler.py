@@ -27,7 +27,7 @@ from timbrecast.trainer.labelcache import (
     dequantise,
     quantise,
 )
-from timbrecast.trainer.pool import process_pool
+from timbrecast.trainer.pool import ClusterUnavailable, workers
 from timbrecast.trainer.teacher import TeacherError, label
 
 
@@ -62,17 +62,32 @@ def _label_one(audio: np.ndarray) -> CachedLabel:
     return CachedLabel(values, error, time.process_time() - start)
 
 
-def label_clips(clips: Iterable[Clip], cache: LabelCache, jobs: int) -> Iterator[Outcome]:
-    """Outcomes for every clip, cached ones at once, the rest as workers finish."""
+def label_clips(
+    clips: Iterable[Clip], cache: LabelCache, jobs: int, scheduler: str | None = None
+) -> Iterator[Outcome]:
+    """Outcomes for every clip, cached ones at once, the rest as workers finish:
+    ``jobs`` local processes, or the Dask cluster at ``scheduler``. Either way the
+    labels are cached here, as they arrive, so a stopped run resumes where it was."""
     pending: dict[Future[CachedLabel], Clip] = {}
-    with process_pool(jobs) as pool:
+    with workers(jobs, scheduler) as running:
+        pool = running.executor
 
         def drain(limit: int) -> Iterator[Outcome]:
             while len(pending) > limit:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     clip = pending.pop(future)
-                    entry = future.result()
+                    try:
+                        entry = future.result()
+                    except (ImportError, AttributeError) as exc:
+                        # A cluster worker without timbrecast's train extra (or
+                        # another version of it) cannot unpickle the task.
+                        if scheduler is None:
+                            raise
+                        raise ClusterUnavailable(
+                            f"{running.where}: a worker cannot run the teacher "
+                            f"({type(exc).__name__}: {exc}); install timbrecast[train] there"
+                        ) from exc
                     cache.put(clip.key, entry)
                     yield Outcome(
                         clip.name, clip.key, entry.values, entry.error, entry.seconds, False
@@ -84,7 +99,7 @@ def label_clips(clips: Iterable[Clip], cache: LabelCache, jobs: int) -> Iterator
                 yield Outcome(clip.name, clip.key, hit.values, hit.error, hit.seconds, True)
                 continue
             pending[pool.submit(_label_one, clip.audio)] = clip
-            yield from drain(4 * jobs)
+            yield from drain(4 * running.slots)
         yield from drain(0)
 
 
@@ -105,12 +120,14 @@ def label_files(
     cache: LabelCache,
     jobs: int,
     step: Callable[[], object] = lambda: None,
+    scheduler: str | None = None,
 ) -> LabelRun:
     """Label every audio file of ``expansion`` on its exact model input and write
     ``path,key,<seven>`` rows to ``out``. Rows go to ``OUT.partial``, each flushed
     as it comes: a killed run leaves them there (and in the cache, so a rerun
     finishes at once) and never touches an older ``out``. ``step`` is called once
-    per file, done or skipped (a progress bar)."""
+    per file, done or skipped (a progress bar). ``scheduler``: label on that Dask
+    cluster instead of ``jobs`` local processes."""
     run = LabelRun(
         len(expansion.files), skipped=[(f, "folder not read") for f in expansion.unreadable]
     )
@@ -132,7 +149,7 @@ def label_files(
     with exitcodes.open_output(partial, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "key", *DESCRIPTORS])
-        for outcome in label_clips(clips(), cache, jobs):
+        for outcome in label_clips(clips(), cache, jobs, scheduler):
             step()
             if outcome.values is None:
                 run.skipped.append((outcome.name, f"teacher: {outcome.error}"))

@@ -1,4 +1,5 @@
-"""Worker processes for rendering and labelling, which never outlive their parent.
+"""Worker processes for rendering and labelling, which never outlive their parent;
+or, for labelling, the workers of a Dask cluster.
 
 A parent killed with SIGKILL cannot shut its pool down: its workers would go on
 with their clip and then wait forever for the next (seen: ``trainer label`` killed
@@ -9,14 +10,33 @@ parent's threads or TensorFlow state.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 
 #: How often a worker checks that its parent is still there.
 PARENT_CHECK_S = 0.5
+#: How long to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT_S = 10
+
+
+class ClusterUnavailable(RuntimeError):
+    """The Dask scheduler cannot be reached or its workers cannot run the task; the
+    message names the address and why (exit 69, like any missing service)."""
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Where tasks run: an executor, how many tasks it runs at once, and what it is."""
+
+    executor: Executor
+    slots: int
+    where: str
 
 
 def _follow_parent(parent: int) -> None:
@@ -36,3 +56,33 @@ def process_pool(jobs: int) -> ProcessPoolExecutor:
         initializer=_follow_parent,
         initargs=(os.getpid(),),
     )
+
+
+@contextlib.contextmanager
+def workers(jobs: int, scheduler: str | None = None) -> Iterator[Workers]:
+    """``jobs`` local worker processes, or with ``scheduler`` (``tcp://host:8786``) the
+    workers of that Dask cluster through its ``concurrent.futures`` executor, so the
+    caller's loop is the same for both. The workers need timbrecast's ``train`` extra."""
+    if scheduler is None:
+        with process_pool(jobs) as pool:
+            yield Workers(pool, jobs, f"{jobs} local processes")
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            "--scheduler needs Dask's client: pip install 'timbrecast[cluster]'"
+        ) from exc
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterUnavailable(f"Dask scheduler {scheduler}: cannot reach it ({exc})") from exc
+    with client:
+        threads = sum(client.nthreads().values())
+        if threads == 0:
+            raise ClusterUnavailable(f"Dask scheduler {scheduler}: it has no workers")
+        yield Workers(
+            client.get_executor(pure=False),
+            threads,
+            f"{threads} Dask worker threads at {scheduler}",
+        )

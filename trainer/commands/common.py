@@ -18,3 +18,10 @@ def default_store() -> Path:
 
 #: Where ``trainer train`` puts its run folders; ``runs/latest`` is what export takes.
 RUNS = Path("runs")
+
+SCHEDULER_HELP = (
+    "run the teacher on the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786) instead of --jobs local processes; its workers need "
+    "timbrecast[train] installed, this machine timbrecast[cluster]. Labels are cached "
+    "here as they arrive, so a stopped run resumes"
+)

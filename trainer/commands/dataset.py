@@ -10,7 +10,7 @@ from pathlib import Path
 from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import labelfile
-from timbrecast.trainer.commands.common import Misused, default_store
+from timbrecast.trainer.commands.common import SCHEDULER_HELP, Misused, default_store
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -46,7 +46,14 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
     cache = LabelCache(args.cache or default_path())
     entries, report = corpus.build(
-        listing.hits, args.store, cache, args.jobs, bar, corpus.committed_entries(), user_labels
+        listing.hits,
+        args.store,
+        cache,
+        args.jobs,
+        bar,
+        corpus.committed_entries(),
+        user_labels,
+        args.scheduler,
     )
     cache.close()
     counts = Counter(e.hit.source for e in entries if e.labels is not None)
@@ -174,6 +181,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="where the clips go (default ~/.cache/timbrecast/corpus)",
     )
     build.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    build.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     build.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     build.add_argument(
         "--commit",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import audiofile, exitcodes
 from timbrecast.daemon.contract import SAMPLE_RATE
+from timbrecast.trainer.commands.common import SCHEDULER_HELP
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -22,7 +24,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     progress = tqdm(total=len(expansion.files), unit="clip", desc="labelling", disable=args.quiet)
     cache = LabelCache(args.cache or default_path())
     with progress:
-        run = label_files(expansion, args.out, cache, args.jobs, lambda: progress.update(1))
+        run = label_files(
+            expansion, args.out, cache, args.jobs, lambda: progress.update(1), args.scheduler
+        )
     cache.close()
     for name, reason in run.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -38,13 +42,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     label = commands.add_parser(
         "label",
         help="label one-shots with the AudioCommons teacher",
-        description=(
+        description=textwrap.fill(
             "Label each clip with timbral_models 0.4.0 on its exact model input "
             f"(mono, {SAMPLE_RATE} Hz, attack-aligned, 1 s, peak-normalised). Results are "
             "cached by content, so a killed run resumes and a repeated one is instant. "
             "Clips the teacher cannot label are listed with the reason and left out."
         ),
-        epilog="example: trainer label ~/samples --out labels.csv --jobs 2",
+        epilog=(
+            "examples:\n  trainer label ~/samples --out labels.csv --jobs 2\n"
+            "  trainer label ~/library --out labels.csv --scheduler tcp://10.0.0.5:8786\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     label.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     label.add_argument("--out", type=Path, required=True, help="CSV to write")
@@ -54,6 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=os.cpu_count() or 1,
         help="worker processes (default: all cores)",
     )
+    label.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     label.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     label.add_argument("--quiet", action="store_true", help="no progress bar")
     label.set_defaults(func=cmd_label)

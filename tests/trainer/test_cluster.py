@@ -1,0 +1,82 @@
+"""The teacher on a Dask cluster (``--scheduler``): a real ``distributed.LocalCluster``
+of separate worker processes, reached over TCP on loopback as a remote one would be."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import script
+from tests.trainer.test_corpus import Bar, small_hits  # noqa: F401 (a fixture)
+from tests.trainer.test_label_cli import SAMPLE, read_rows
+from timbrecast.daemon.exitcodes import UNAVAILABLE
+from timbrecast.trainer import corpus
+from timbrecast.trainer.labelcache import LabelCache
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """Two single-threaded worker processes, as `dask worker ADDRESS --nworkers 2
+    --nthreads 1` would start them on another machine."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def label(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [script("trainer"), "label", *args, "--quiet"], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture
+def clips(parity_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in SAMPLE:
+        shutil.copy(parity_dir / name, folder / name)
+    return folder
+
+
+def test_labels_from_the_cluster_are_the_local_ones_and_resume_from_the_cache(
+    scheduler: str, clips: Path, tmp_path: Path
+) -> None:
+    there = label(str(clips), "--out", str(tmp_path / "a.csv"), "--cache", str(tmp_path / "a.db"),
+                  "--scheduler", scheduler)  # fmt: skip
+    assert there.returncode == 0, there.stderr
+    assert f"labelled {len(SAMPLE)} of {len(SAMPLE)} clips (0 from the cache)" in there.stderr
+    here = label(str(clips), "--out", str(tmp_path / "b.csv"), "--cache", str(tmp_path / "b.db"),
+                 "--jobs", "2")  # fmt: skip
+    assert here.returncode == 0, here.stderr
+    assert read_rows(tmp_path / "a.csv") == read_rows(tmp_path / "b.csv")
+
+    again = label(str(clips), "--out", str(tmp_path / "c.csv"), "--cache", str(tmp_path / "a.db"),
+                  "--scheduler", scheduler)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"({len(SAMPLE)} from the cache)" in again.stderr
+    assert read_rows(tmp_path / "c.csv") == read_rows(tmp_path / "a.csv")
+
+
+def test_dataset_build_labels_on_the_cluster(scheduler: str, small_hits, tmp_path: Path) -> None:  # noqa: F811
+    local, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "a.db"), 2, Bar)
+    remote, report = corpus.build(
+        small_hits, tmp_path / "b", LabelCache(tmp_path / "b.db"), 2, Bar, scheduler=scheduler
+    )
+    assert report.labelled_now == len(small_hits)
+    assert [e.labels for e in remote] == [e.labels for e in local]
+    assert all(e.labels is not None for e in remote)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_69(clips: Path, tmp_path: Path) -> None:
+    result = label(str(clips), "--out", str(tmp_path / "x.csv"), "--cache", str(tmp_path / "x.db"),
+                   "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+    assert result.returncode == UNAVAILABLE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trainer: Dask scheduler tcp://127.0.0.1:9")
+    assert not (tmp_path / "x.csv").exists()
