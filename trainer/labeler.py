@@ -27,7 +27,7 @@ from timbrecast.trainer.labelcache import (
     dequantise,
     quantise,
 )
-from timbrecast.trainer.pool import ClusterUnavailable, workers
+from timbrecast.trainer.pool import workers
 from timbrecast.trainer.teacher import TeacherError, label
 
 
@@ -70,24 +70,13 @@ def label_clips(
     labels are cached here, as they arrive, so a stopped run resumes where it was."""
     pending: dict[Future[CachedLabel], Clip] = {}
     with workers(jobs, scheduler) as running:
-        pool = running.executor
 
         def drain(limit: int) -> Iterator[Outcome]:
             while len(pending) > limit:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     clip = pending.pop(future)
-                    try:
-                        entry = future.result()
-                    except (ImportError, AttributeError) as exc:
-                        # A cluster worker without timbrecast's train extra (or
-                        # another version of it) cannot unpickle the task.
-                        if scheduler is None:
-                            raise
-                        raise ClusterUnavailable(
-                            f"{running.where}: a worker cannot run the teacher "
-                            f"({type(exc).__name__}: {exc}); install timbrecast[train] there"
-                        ) from exc
+                    entry = future.result()
                     cache.put(clip.key, entry)
                     yield Outcome(
                         clip.name, clip.key, entry.values, entry.error, entry.seconds, False
@@ -98,7 +87,7 @@ def label_clips(
             if hit is not None:
                 yield Outcome(clip.name, clip.key, hit.values, hit.error, hit.seconds, True)
                 continue
-            pending[pool.submit(_label_one, clip.audio)] = clip
+            pending[running.executor.submit(_label_one, clip.audio)] = clip
             yield from drain(4 * running.slots)
         yield from drain(0)
 

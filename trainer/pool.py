@@ -11,6 +11,7 @@ parent's threads or TensorFlow state.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import multiprocessing
 import os
 import threading
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 #: How often a worker checks that its parent is still there.
 PARENT_CHECK_S = 0.5
@@ -81,8 +83,29 @@ def workers(jobs: int, scheduler: str | None = None) -> Iterator[Workers]:
         threads = sum(client.nthreads().values())
         if threads == 0:
             raise ClusterUnavailable(f"Dask scheduler {scheduler}: it has no workers")
+        _check_workers(client, scheduler)
         yield Workers(
             client.get_executor(pure=False),
             threads,
             f"{threads} Dask worker threads at {scheduler}",
         )
+
+
+#: What a worker must be able to import to run the teacher.
+TEACHER_MODULES = ("timbrecast.trainer.teacher", "timbral_models")
+
+
+def _check_workers(client: Any, scheduler: str) -> None:
+    """Refuse a cluster whose workers cannot import the teacher, before any clip is
+    sent: such a worker dies unpickling its first task, and Dask then waits for
+    workers that never come. The probe is the standard library's own ``find_spec``,
+    which any worker can run."""
+    for module in TEACHER_MODULES:
+        found = client.run(importlib.util.find_spec, module, on_error="return")
+        for address, spec in sorted(found.items()):
+            if spec is None or isinstance(spec, BaseException):
+                why = f" ({spec})" if isinstance(spec, BaseException) else ""
+                raise ClusterUnavailable(
+                    f"Dask worker {address} at {scheduler} cannot import {module}{why}: "
+                    "install timbrecast[train] there"
+                )

@@ -80,3 +80,23 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_69(clips: Path, tmp_path:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("trainer: Dask scheduler tcp://127.0.0.1:9")
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_workers_that_cannot_run_the_teacher_are_refused_before_any_clip(
+    clips: Path, tmp_path: Path
+) -> None:
+    """Such a worker would die unpickling its first clip and Dask would wait for
+    others for ever: the run is refused up front, naming the worker."""
+    preload = str(Path(__file__).with_name("worker_without_timbrecast.py"))
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+        preload=[preload],
+    ) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        out, cache = str(tmp_path / "x.csv"), str(tmp_path / "x.db")
+        result = label(str(clips), "--out", out, "--cache", cache, "--scheduler", address)
+    assert result.returncode == UNAVAILABLE, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "cannot import timbrecast.trainer.teacher" in lines[0]
+    assert "install timbrecast[train] there" in lines[0]
