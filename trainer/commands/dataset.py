@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import exitcodes
@@ -137,15 +138,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build = dataset_commands.add_parser(
         "build",
         help="render, verify and label the corpus",
-        description=(
+        description=textwrap.fill(
             "Render every one-shot of Debian's drum kits (hydrogen-drumkits, hydrogen-data, "
             "timgm6mb/csound/opl3 SoundFonts, freepats), their augmented copies, synthetic "
             "hits and your own folders; prepare each as the model sees it; take the labels of "
             "clips whose content matches the committed corpus and have the teacher label the "
             "rest. The clips land in --store as one int16 array with a manifest."
         ),
-        epilog="example: trainer dataset build --jobs 2\n"
-        "         trainer dataset build --user ~/my-kits --store /data/corpus",
+        epilog="examples:\n  trainer dataset build --jobs 2\n"
+        "  trainer dataset build --user ~/my-kits --store /data/corpus\n"
+        "  trainer dataset build --user ~/library --scheduler tcp://10.0.0.5:8786\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("--synthetic", type=int, default=5000, help="synthetic hits (5000)")
