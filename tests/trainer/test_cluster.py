@@ -3,15 +3,13 @@ of separate worker processes, reached over TCP on loopback as a remote one would
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import script
-from tests.trainer.test_corpus import Bar, small_hits  # noqa: F401 (a fixture)
-from tests.trainer.test_label_cli import SAMPLE, read_rows
+from tests.trainer.conftest import SAMPLE
+from tests.trainer.test_corpus import Bar
+from tests.trainer.test_label_cli import read_rows, run_label
 from timbrecast.daemon.exitcodes import UNAVAILABLE
 from timbrecast.trainer import corpus
 from timbrecast.trainer.labelcache import LabelCache
@@ -29,41 +27,31 @@ def scheduler():
         yield cluster.scheduler_address
 
 
-def label(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [script("trainer"), "label", *args, "--quiet"], capture_output=True, text=True, timeout=600
-    )
-
-
-@pytest.fixture
-def clips(parity_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for name in SAMPLE:
-        shutil.copy(parity_dir / name, folder / name)
-    return folder
+def label_into(folder: Path, run: Path, cache: str, *more: str):
+    """``trainer label`` of ``folder`` into ``run``.csv with the cache ``cache``.db."""
+    out, db = run.with_suffix(".csv"), run.with_name(cache + ".db")
+    return run_label(str(folder), "--out", str(out), "--cache", str(db), *more)
 
 
 def test_labels_from_the_cluster_are_the_local_ones_and_resume_from_the_cache(
-    scheduler: str, clips: Path, tmp_path: Path
+    scheduler: str,
+    clips: Path,
+    tmp_path: Path,
 ) -> None:
-    there = label(str(clips), "--out", str(tmp_path / "a.csv"), "--cache", str(tmp_path / "a.db"),
-                  "--scheduler", scheduler)  # fmt: skip
+    there = label_into(clips, tmp_path / "a", "a", "--scheduler", scheduler)
     assert there.returncode == 0, there.stderr
     assert f"labelled {len(SAMPLE)} of {len(SAMPLE)} clips (0 from the cache)" in there.stderr
-    here = label(str(clips), "--out", str(tmp_path / "b.csv"), "--cache", str(tmp_path / "b.db"),
-                 "--jobs", "2")  # fmt: skip
+    here = label_into(clips, tmp_path / "b", "b", "--jobs", "2")
     assert here.returncode == 0, here.stderr
     assert read_rows(tmp_path / "a.csv") == read_rows(tmp_path / "b.csv")
 
-    again = label(str(clips), "--out", str(tmp_path / "c.csv"), "--cache", str(tmp_path / "a.db"),
-                  "--scheduler", scheduler)  # fmt: skip
+    again = label_into(clips, tmp_path / "c", "a", "--scheduler", scheduler)
     assert again.returncode == 0, again.stderr
     assert f"({len(SAMPLE)} from the cache)" in again.stderr
     assert read_rows(tmp_path / "c.csv") == read_rows(tmp_path / "a.csv")
 
 
-def test_dataset_build_labels_on_the_cluster(scheduler: str, small_hits, tmp_path: Path) -> None:  # noqa: F811
+def test_dataset_build_labels_on_the_cluster(scheduler: str, small_hits, tmp_path: Path) -> None:
     local, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "a.db"), 2, Bar)
     remote, report = corpus.build(
         small_hits, tmp_path / "b", LabelCache(tmp_path / "b.db"), 2, Bar, scheduler=scheduler
@@ -73,9 +61,11 @@ def test_dataset_build_labels_on_the_cluster(scheduler: str, small_hits, tmp_pat
     assert all(e.labels is not None for e in remote)
 
 
-def test_an_unreachable_scheduler_is_one_line_and_exit_69(clips: Path, tmp_path: Path) -> None:
-    result = label(str(clips), "--out", str(tmp_path / "x.csv"), "--cache", str(tmp_path / "x.db"),
-                   "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+def test_an_unreachable_scheduler_is_one_line_and_exit_69(
+    clips: Path,
+    tmp_path: Path,
+) -> None:
+    result = label_into(clips, tmp_path / "x", "x", "--scheduler", "tcp://127.0.0.1:9")
     assert result.returncode == UNAVAILABLE
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("trainer: Dask scheduler tcp://127.0.0.1:9")
@@ -83,7 +73,8 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_69(clips: Path, tmp_path:
 
 
 def test_workers_that_cannot_run_the_teacher_are_refused_before_any_clip(
-    clips: Path, tmp_path: Path
+    clips: Path,
+    tmp_path: Path,
 ) -> None:
     """Such a worker would die unpickling its first clip and Dask would wait for
     others for ever: the run is refused up front, naming the worker."""
@@ -92,9 +83,7 @@ def test_workers_that_cannot_run_the_teacher_are_refused_before_any_clip(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
         preload=[preload],
     ) as cluster:  # fmt: skip
-        address = cluster.scheduler_address
-        out, cache = str(tmp_path / "x.csv"), str(tmp_path / "x.db")
-        result = label(str(clips), "--out", out, "--cache", cache, "--scheduler", address)
+        result = label_into(clips, tmp_path / "x", "x", "--scheduler", cluster.scheduler_address)
     assert result.returncode == UNAVAILABLE, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbrecast.trainer import augment, corpus, hydrogen, synth
+from timbrecast.trainer import augment, corpus, hydrogen
 from timbrecast.trainer.labelcache import LabelCache
 from timbrecast.trainer.split import MACHINES, TEST, TRAIN, VALIDATION, Split
 
@@ -23,12 +23,6 @@ class Bar:
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def small_hits() -> list:
-    real = hydrogen.listing().hits[:3]
-    return real + augment.augmented_hits(real[:1], 2, seed=0) + synth.hits(2, seed=0)
 
 
 def test_build_labels_then_verifies_instead_of_relabelling(small_hits, tmp_path: Path) -> None:

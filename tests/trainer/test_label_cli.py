@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -11,18 +10,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile
 
 from tests.conftest import script
+from tests.trainer.conftest import SAMPLE
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.exitcodes import DATA, NO_INPUT
 from timbrecast.daemon.preprocess import prepare
 from timbrecast.trainer.labelcache import dequantise, quantise
 from timbrecast.trainer.teacher import label
-
-SAMPLE = ("synth-kick-0.wav", "synth-hat-3.wav", "gmrockkit-Snare-Hard.wav", "synth-tonal-1.wav")
 
 
 def run_label(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,15 +33,6 @@ def read_rows(path: Path) -> dict[str, list[float]]:
         return {
             Path(r["path"]).name: [float(r[d]) for d in DESCRIPTORS] for r in csv.DictReader(handle)
         }
-
-
-@pytest.fixture
-def clips(parity_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for name in SAMPLE:
-        shutil.copy(parity_dir / name, folder / name)
-    return folder
 
 
 def test_labels_are_the_teachers_on_the_model_input(clips: Path, tmp_path: Path) -> None:
