@@ -34,11 +34,10 @@ class ClusterUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Workers:
-    """Where tasks run: an executor, how many tasks it runs at once, and what it is."""
+    """Where tasks run: an executor, and how many tasks it runs at once."""
 
     executor: Executor
     slots: int
-    where: str
 
 
 def _follow_parent(parent: int) -> None:
@@ -67,7 +66,7 @@ def workers(jobs: int, scheduler: str | None = None) -> Iterator[Workers]:
     caller's loop is the same for both. The workers need timbrecast's ``train`` extra."""
     if scheduler is None:
         with process_pool(jobs) as pool:
-            yield Workers(pool, jobs, f"{jobs} local processes")
+            yield Workers(pool, jobs)
         return
     try:
         from distributed import Client
@@ -84,11 +83,7 @@ def workers(jobs: int, scheduler: str | None = None) -> Iterator[Workers]:
         if threads == 0:
             raise ClusterUnavailable(f"Dask scheduler {scheduler}: it has no workers")
         _check_workers(client, scheduler)
-        yield Workers(
-            client.get_executor(pure=False),
-            threads,
-            f"{threads} Dask worker threads at {scheduler}",
-        )
+        yield Workers(client.get_executor(pure=False), threads)
 
 
 #: What a worker must be able to import to run the teacher.
