@@ -11,8 +11,9 @@ from tests.trainer.conftest import SAMPLE
 from tests.trainer.test_corpus import Bar
 from tests.trainer.test_label_cli import read_rows, run_label
 from timbrecast.daemon.exitcodes import UNAVAILABLE
-from timbrecast.trainer import corpus
+from timbrecast.trainer import cli, corpus
 from timbrecast.trainer.labelcache import LabelCache
+from timbrecast.trainer.sources import Listing
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
@@ -51,14 +52,29 @@ def test_labels_from_the_cluster_are_the_local_ones_and_resume_from_the_cache(
     assert read_rows(tmp_path / "c.csv") == read_rows(tmp_path / "a.csv")
 
 
-def test_dataset_build_labels_on_the_cluster(scheduler: str, small_hits, tmp_path: Path) -> None:
-    local, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "a.db"), 2, Bar)
-    remote, report = corpus.build(
-        small_hits, tmp_path / "b", LabelCache(tmp_path / "b.db"), 2, Bar, scheduler=scheduler
-    )
-    assert report.labelled_now == len(small_hits)
+def test_dataset_build_labels_on_the_cluster(
+    scheduler: str, small_hits, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """`trainer dataset build --scheduler`, the command as typed, with the listing cut
+    to a few hits of every kind (the whole corpus renders for minutes) and no
+    committed labels, so that every clip goes to the cluster."""
+    built, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "a.db"), 2, Bar)
+    # Through the same JSON as the command's manifest, so both are rounded alike.
+    corpus.write_entries(built, tmp_path / "local.jsonl.gz")
+    local = corpus.committed_entries(tmp_path / "local.jsonl.gz")
+    monkeypatch.setattr(corpus, "list_hits", lambda spec: Listing(small_hits, []))
+    monkeypatch.setattr(corpus, "committed_entries", lambda: [])
+    store, cache = str(tmp_path / "b"), str(tmp_path / "b.db")
+    argv = ["dataset", "build", "--store", store, "--cache", cache, "--scheduler", scheduler]
+    assert cli.main([*argv, "--quiet"]) == 0
+    assert f"{len(small_hits)} labelled now" in capsys.readouterr().err
+    remote, _ = corpus.load(tmp_path / "b")
     assert [e.labels for e in remote] == [e.labels for e in local]
     assert all(e.labels is not None for e in remote)
+    # The labels above came from the cluster, not from local processes: the same
+    # command with nobody at the address does not label at all.
+    argv = ["dataset", "build", "--store", store, "--cache", str(tmp_path / "c.db")]
+    assert cli.main([*argv, "--scheduler", "tcp://127.0.0.1:9", "--quiet"]) == UNAVAILABLE
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_69(
