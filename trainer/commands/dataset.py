@@ -182,7 +182,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=default_store(),
         help="where the clips go (default ~/.cache/timbrecast/corpus)",
     )
-    build.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    build.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that render and label (default: all cores)",
+    )
     build.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     build.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     build.add_argument(
@@ -201,7 +206,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "another resampler) would be relabelled by `dataset build`. Exit 65 if any differs.",
         epilog="example: trainer dataset verify --jobs 2",
     )
-    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    check.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that render (default: all cores)",
+    )
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_dataset_verify)
     show = dataset_commands.add_parser(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import exitcodes
@@ -54,9 +55,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
         help="train an architecture on the built corpus",
-        description="Deterministic for a seed; early stopping on validation MAE; writes "
-        "model.keras (best epoch), history.csv, loss.png and summary.json to the run directory.",
-        epilog="examples:\n  trainer train\n  trainer train --arch seven-filters-avg --seed 1",
+        description=textwrap.fill(
+            "Deterministic for a seed; early stopping on validation MAE; writes model.keras "
+            "(best epoch), history.csv, loss.png and summary.json to the run directory."
+        ),
+        epilog="examples:\n  trainer train\n  trainer train --arch seven-filters-avg --seed 1\n"
+        "  trainer train --early-ms 25",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULT)
