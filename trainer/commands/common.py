@@ -3,6 +3,8 @@ the error for options that cannot go together."""
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 
@@ -14,6 +16,16 @@ def default_store() -> Path:
     from timbrecast.trainer.labelcache import default_path
 
     return default_path().parent / "corpus"
+
+
+def add_jobs(parser: argparse.ArgumentParser, work: str) -> None:
+    """``--jobs``: how many local processes do ``work`` (default: every core)."""
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help=f"processes that {work} (default: all cores)",
+    )
 
 
 #: Where ``trainer train`` puts its run folders; ``runs/latest`` is what export takes.

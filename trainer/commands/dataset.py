@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import labelfile
-from timbrecast.trainer.commands.common import SCHEDULER_HELP, Misused, default_store
+from timbrecast.trainer.commands.common import SCHEDULER_HELP, Misused, add_jobs, default_store
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -182,12 +181,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=default_store(),
         help="where the clips go (default ~/.cache/timbrecast/corpus)",
     )
-    build.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="processes that render and label (default: all cores)",
-    )
+    add_jobs(build, "render and label")
     build.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     build.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     build.add_argument(
@@ -206,12 +200,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "another resampler) would be relabelled by `dataset build`. Exit 65 if any differs.",
         epilog="example: trainer dataset verify --jobs 2",
     )
-    check.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="processes that render (default: all cores)",
-    )
+    add_jobs(check, "render")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_dataset_verify)
     show = dataset_commands.add_parser(

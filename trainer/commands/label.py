@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import audiofile, exitcodes
 from timbrecast.daemon.contract import SAMPLE_RATE
-from timbrecast.trainer.commands.common import SCHEDULER_HELP
+from timbrecast.trainer.commands.common import SCHEDULER_HELP, add_jobs
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -56,12 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     label.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     label.add_argument("--out", type=Path, required=True, help="CSV to write")
-    label.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="worker processes (default: all cores)",
-    )
+    add_jobs(label, "label")
     label.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     label.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
     label.add_argument("--quiet", action="store_true", help="no progress bar")
