@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 
+PARITY = REPO / "tests" / "fixtures" / "teacher-parity"
+
 
 @pytest.mark.parametrize(
     ("script", "args", "row"),
@@ -18,11 +20,15 @@ from tests.conftest import REPO
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
         ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
         ("match.py", ["--sizes", "200", "--queries", "20", "--rounds", "1"], "| 200 |"),
+        ("oneshots.py", [str(PARITY), "--limit", "3", "--jobs", "1"], "| seven-filters-int8-"),
+        ("label_gap.py", [str(PARITY), "--files", "1", "--jobs", "1"], "| resampling it to 16"),
     ],
 )
 def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:
     if script == "onset_cpu.py":
         pytest.importorskip("aubio", reason="bench/onset_cpu.py compares with aubio")
+    if script in ("oneshots.py", "label_gap.py"):
+        pytest.importorskip("timbral_models", reason=f"bench/{script} runs the teacher")
     if script == "int8_float.py":
         pytest.importorskip("tensorflow", reason="bench/int8_float.py converts (train extra)")
     done = subprocess.run(

@@ -23,7 +23,7 @@ import soxr
 from scipy import signal
 
 from timbrecast.daemon.audiofile import Audio
-from timbrecast.trainer.sources import Hit
+from timbrecast.trainer.sources import AUGMENTED, Hit
 
 VERSION = 1
 MAX_STEPS = 3
@@ -273,7 +273,7 @@ def augmented_hits(base: list[Hit], copies: int, seed: int) -> list[Hit]:
             )
             result.append(
                 Hit(
-                    source=f"{hit.source}+aug",
+                    source=hit.source + AUGMENTED,
                     kit=hit.kit,
                     instrument=hit.instrument,
                     instrument_class=hit.instrument_class,

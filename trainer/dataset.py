@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from timbrecast.daemon.contract import LABEL_SCALE
 from timbrecast.trainer import corpus
-from timbrecast.trainer.split import Split
+from timbrecast.trainer.sources import AUGMENTED
+from timbrecast.trainer.split import MACHINES, Split
 
 #: Corpus parts besides the real hits, which ``trainer train --without`` can drop.
 PARTS = ("augmented", "synthetic")
@@ -20,7 +22,7 @@ def kind(entry: corpus.Entry) -> str:
     """``real``, ``augmented`` or ``synthetic``."""
     if entry.hit.source == "synthetic":
         return "synthetic"
-    return "augmented" if entry.hit.source.endswith("+aug") else "real"
+    return "augmented" if entry.hit.source.endswith(AUGMENTED) else "real"
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,16 @@ class Part:
 
     def without(self, kinds: tuple[str, ...]) -> Part:
         """Leave out ``augmented`` copies and/or ``synthetic`` hits (for ablations)."""
-        keep = [i for i, e in enumerate(self.entries) if kind(e) not in kinds]
-        return Part(self.clips[keep], self.targets[keep], [self.entries[i] for i in keep])
+        return self.where(lambda e: kind(e) not in kinds)
+
+    def machines(self, wanted: bool = True) -> Part:
+        """Only the drum machines' clips (or, ``wanted=False``, only the others): the
+        two families differ enough to be reported apart."""
+        return self.where(lambda e: e.hit.kit.startswith(MACHINES) == wanted)
+
+    def where(self, keep: Callable[[corpus.Entry], bool]) -> Part:
+        chosen = [i for i, e in enumerate(self.entries) if keep(e)]
+        return Part(self.clips[chosen], self.targets[chosen], [self.entries[i] for i in chosen])
 
     def summary(self) -> dict[str, int]:
         return dict(Counter(e.hit.source for e in self.entries))

@@ -189,15 +189,22 @@ def scatter(predicted: np.ndarray, part: Part, out: Path, title: str) -> None:
 
 def report(model: Path, parts: dict[str, Part], out: Path, early: list[Path], curve: bool) -> str:
     """The evaluation of ``model`` as Markdown, written to ``out/report.md`` with its
-    plots: the held-out kits' real hits and all clips, the validation kits, and (with
-    ``curve`` or early models) MAE against the milliseconds heard."""
+    plots: the held-out kits' real hits (all, the Debian kits', the drum machines')
+    and all clips, the validation kits, and (with ``curve`` or early models) MAE
+    against the milliseconds heard."""
     out.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for name, part in (
+    subsets = (
         ("test kits, real hits", parts["test"].real()),
         ("test kits, all clips", parts["test"]),
+        ("test Debian kits, real hits", parts["test"].real().machines(False)),
+        ("test drum machines, real hits", parts["test"].real().machines()),
         ("validation kits, all clips", parts["validation"]),
-    ):
+    )
+    empty = [name for name, part in subsets if not len(part)]
+    for name, part in subsets:
+        if name in empty:
+            continue
         predicted = predict(model, part.clips)
         rows[name] = metrics(predicted, part, parts["train"].targets)
         if name == "test kits, real hits":
@@ -212,8 +219,11 @@ def report(model: Path, parts: dict[str, Part], out: Path, early: list[Path], cu
         "MAE on the seed's normalised scale (Freesound min-max ranges), in 0-100 points, "
         "Pearson r, and the MAE of always predicting the training median.\n\n"
         + table(rows)
-        + "\n\n![predicted against teacher](predicted-vs-teacher.png)\n"
+        + "".join(f"\n\nNo clips in this corpus: {name}." for name in empty)
+        + "\n"
     )
+    if "test kits, real hits" in rows:
+        text += "\n![predicted against teacher](predicted-vs-teacher.png)\n"
     if curve or early:
         curves = early_curve(model, early, parts["test"], parts["train"].targets)
         curve_plot(curves, out / "mae-vs-ms.png")

@@ -208,15 +208,16 @@ def holds(envelope_db: np.ndarray) -> bool:
     return len(envelope_db) > len(tail) and float(np.median(tail)) >= HELD_LEVEL_DB
 
 
-def _reject(layer: Layer, audio: Audio, seen: set[str]) -> str | None:
-    """Why a decoded layer is not a new one-shot, or None if it is one."""
+def reject(instrument: str, audio: Audio, seen: set[str]) -> str | None:
+    """Why a decoded sample of ``instrument`` is not a new one-shot, or None if it is
+    one. ``seen`` holds the digests of the samples listed before it."""
     if float(np.abs(audio.frames).max(initial=0.0)) < SILENT_PEAK:
         return "silent"
     digest = hashlib.sha256(audio.frames.tobytes() + str(audio.sample_rate).encode()).hexdigest()
     if digest in seen:
         return "duplicate audio"
     seen.add(digest)
-    if re.search(SEVERAL_STROKES_NAMES, layer.instrument.lower()):
+    if re.search(SEVERAL_STROKES_NAMES, instrument.lower()):
         return "several strokes (by name)"
     envelope = _envelope_db(audio.frames, audio.sample_rate)
     if second_attack(envelope):
@@ -240,7 +241,7 @@ def listing(packages: tuple[str, ...] = PACKAGES) -> Listing:
         for layer in kit.layers:
             path = kit.directory / layer.file
             try:
-                reason = _reject(layer, audiofile.read(path), seen)
+                reason = reject(layer.instrument, audiofile.read(path), seen)
             except AudioFileError:
                 reason = "unreadable" if path.is_file() else "missing file"
             if reason is not None:

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+#: What an augmented copy's ``Hit.source`` adds to its base's.
+AUGMENTED = "+aug"
 #: Coarse instrument classes, used for reporting and for balancing the corpus.
 INSTRUMENT_CLASSES: tuple[str, ...] = (
     "kick",

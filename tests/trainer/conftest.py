@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from timbrecast.trainer import augment, hydrogen, synth
+from timbrecast.trainer import augment, hydrogen, machines, synth
 
 #: Parity clips that label quickly and span the classes: kick, hat, snare, tonal.
 SAMPLE = ("synth-kick-0.wav", "synth-hat-3.wav", "gmrockkit-Snare-Hard.wav", "synth-tonal-1.wav")
+
+
+@pytest.fixture(autouse=True)
+def no_collection_named() -> Iterator[None]:
+    """``trainer dataset`` names the drum-machine collection in the environment (for
+    its workers); no test sees the collection an earlier test named."""
+    os.environ.pop(machines.ROOT_VARIABLE, None)
+    yield
+    os.environ.pop(machines.ROOT_VARIABLE, None)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,34 @@ def add_jobs(parser: argparse.ArgumentParser, work: str) -> None:
     )
 
 
+#: Where the drum-machine collection sits, from a checkout with ``../shared`` beside it.
+DRUM_MACHINES = Path("../shared/data/drum-machines")
+
+
+def add_drum_machines(parser: argparse.ArgumentParser) -> None:
+    """``--drum-machines``: the collection's folder. Not given, the command looks
+    for it where a checkout has it and goes on without it (counted); named, it
+    must be there."""
+    parser.add_argument(
+        "--drum-machines",
+        type=Path,
+        metavar="DIR",
+        help="the drum-machine collection (default: "
+        f"{DRUM_MACHINES} from the current directory, used if it is there)",
+    )
+
+
+def drum_machines(args: argparse.Namespace) -> Path:
+    """The collection ``--drum-machines`` names (it must exist), or the default."""
+    from timbrecast.daemon.audiofile import InputMissing
+
+    if args.drum_machines is None:
+        return DRUM_MACHINES
+    if not args.drum_machines.is_dir():
+        raise InputMissing(f"{args.drum_machines}: no such directory (--drum-machines)")
+    return args.drum_machines
+
+
 #: Where ``trainer train`` puts its run folders; ``runs/latest`` is what export takes.
 RUNS = Path("runs")
 

@@ -10,7 +10,14 @@ from pathlib import Path
 from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import labelfile
-from timbrecast.trainer.commands.common import SCHEDULER_HELP, Misused, add_jobs, default_store
+from timbrecast.trainer.commands.common import (
+    SCHEDULER_HELP,
+    Misused,
+    add_drum_machines,
+    add_jobs,
+    default_store,
+    drum_machines,
+)
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
@@ -19,7 +26,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from timbrecast.trainer import corpus
+    from timbrecast.trainer import corpus, machines
     from timbrecast.trainer.labelcache import LabelCache, default_path
 
     for folder in args.user:
@@ -34,8 +41,23 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         if not args.user:
             raise Misused("--labels labels the clips of --user folders: name one")
         user_labels = labelfile.read(args.labels)
+    collection = drum_machines(args)
+    machines.use(collection)
+    committed = corpus.committed_entries()
+    dropped = sum(machines.needs(e.hit) for e in committed)
+    if args.commit and dropped and not machines.available():
+        raise Misused(
+            f"--commit without the drum-machine collection (not at {collection}) would "
+            f"drop its {dropped} committed clips: name it with --drum-machines DIR"
+        )
     spec = corpus.CorpusSpec(
-        args.synthetic, args.copies, args.seed, tuple(args.user), args.freesound
+        args.synthetic,
+        args.copies,
+        args.seed,
+        tuple(args.user),
+        args.freesound,
+        collection,
+        args.machine_copies,
     )
     listing = corpus.list_hits(spec)
     for reason, count in sorted(listing.skipped.items()):
@@ -51,7 +73,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         cache,
         args.jobs,
         bar,
-        corpus.committed_entries(),
+        committed,
         user_labels,
         args.scheduler,
     )
@@ -88,8 +110,10 @@ def cmd_dataset_verify(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from timbrecast.trainer import corpus
+    from timbrecast.trainer import corpus, machines
 
+    collection = drum_machines(args)
+    machines.use(collection)
     committed = corpus.committed_entries()
     if not committed:
         raise InputMissing(f"{corpus.COMMITTED}: no committed corpus")
@@ -109,6 +133,12 @@ def cmd_dataset_verify(args: argparse.Namespace) -> int:
         f"{len(result.unrenderable)} could not be rendered",
         file=sys.stderr,
     )
+    if result.absent:
+        print(
+            f"{len(result.absent)} committed clips not checked: no drum-machine collection at "
+            f"{collection} (--drum-machines)",
+            file=sys.stderr,
+        )
     return exitcodes.DATA if result.mismatched or result.unrenderable else exitcodes.OK
 
 
@@ -139,9 +169,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="render, verify and label the corpus",
         description=textwrap.fill(
             "Render every one-shot of Debian's drum kits (hydrogen-drumkits, hydrogen-data, "
-            "timgm6mb/csound/opl3 SoundFonts, freepats), their augmented copies, synthetic "
-            "hits and your own folders; prepare each as the model sees it; take the labels of "
-            "clips whose content matches the committed corpus and have the teacher label the "
+            "timgm6mb/csound/opl3 SoundFonts, freepats) and of the drum-machine collection "
+            "(when it is there), their augmented copies, synthetic hits and your own folders; "
+            "prepare each as the model sees it; take the labels of clips whose content "
+            "matches the committed corpus and have the teacher label the "
             "rest. The clips land in --store as one int16 array with a manifest."
         ),
         epilog="examples:\n  trainer dataset build --jobs 2\n"
@@ -150,8 +181,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("--synthetic", type=int, default=5000, help="synthetic hits (5000)")
-    build.add_argument("--copies", type=int, default=10, help="augmented copies per real hit (10)")
+    build.add_argument(
+        "--copies", type=int, default=10, help="augmented copies per Debian-kit or --user hit (10)"
+    )
+    build.add_argument(
+        "--machine-copies",
+        type=int,
+        default=2,
+        help="augmented copies per drum-machine hit (2: the collection has 2,539)",
+    )
     build.add_argument("--seed", type=int, default=0, help="seed of synthesis and augmentation")
+    add_drum_machines(build)
     build.add_argument(
         "--user",
         type=Path,
@@ -201,6 +241,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="example: trainer dataset verify --jobs 2",
     )
     add_jobs(check, "render")
+    add_drum_machines(check)
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_dataset_verify)
     show = dataset_commands.add_parser(

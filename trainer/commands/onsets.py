@@ -8,9 +8,7 @@ from pathlib import Path
 
 from timbrecast.daemon import exitcodes
 from timbrecast.trainer import quiet
-
-#: Where the drum-machine collection sits in a checkout with ``../shared`` beside it.
-DRUM_MACHINES = Path("../shared/data/drum-machines")
+from timbrecast.trainer.commands.common import add_drum_machines, drum_machines
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -23,7 +21,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
     )
-    train_set, validation = render_sets(settings, args.drum_machines)
+    train_set, validation = render_sets(settings, drum_machines(args))
     print(
         f"{len(train_set.targets)} training windows ({int(train_set.targets.sum())} targets), "
         f"{len(validation.targets)} validation windows",
@@ -68,10 +66,5 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--epochs", type=int, default=20, help="default 20; the best one is kept")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--drum-machines",
-        type=Path,
-        default=DRUM_MACHINES,
-        help=f"the drum-machine collection, used if there (default {DRUM_MACHINES})",
-    )
+    add_drum_machines(train)
     train.set_defaults(func=cmd_train)
