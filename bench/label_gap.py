@@ -18,14 +18,12 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from oneshots import held_out_machines  # bench/ is the script's folder
+from oneshots import COLLECTION, held_out_machines, normalised  # bench/: this folder
 
 from timbrecast.daemon import audiofile
 from timbrecast.daemon import preprocess as pp
-from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, LABEL_SCALE, SAMPLE_RATE
-from timbrecast.trainer.teacher import TeacherError, label
+from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, SAMPLE_RATE
 
-REPO = Path(__file__).resolve().parents[1]
 #: Each step's audio, from the file as it is to the model input.
 STEPS = ("file", "peak-normalised", "at 16 kHz", "its first second", "the model input")
 ROWS = (
@@ -35,13 +33,6 @@ ROWS = (
     ("the attack 5 ms in, zero-padded (cut)", 3, 4),
     ("all: the file against the model input", 0, 4),
 )
-
-
-def normalised(audio: np.ndarray, rate: int) -> np.ndarray | None:
-    try:
-        return LABEL_SCALE.normalise(np.array(label(audio, rate).as_tuple()))
-    except TeacherError:
-        return None
 
 
 def peak(audio: np.ndarray) -> np.ndarray:
@@ -65,9 +56,7 @@ def steps(path: Path) -> list[np.ndarray | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", type=Path, help="one-shot files or folders")
-    parser.add_argument(
-        "--machines", type=Path, default=REPO.parent / "shared" / "data" / "drum-machines"
-    )
+    parser.add_argument("--machines", type=Path, default=COLLECTION)
     parser.add_argument("--files", type=int, default=100, help="a random sample of this many")
     parser.add_argument("--jobs", type=int, default=2, help="processes running the teacher")
     args = parser.parse_args()

@@ -30,16 +30,22 @@ from timbrecast.trainer.split import MACHINES, SPLIT_FILE
 from timbrecast.trainer.teacher import TeacherError, label
 
 REPO = Path(__file__).resolve().parents[1]
+#: The drum-machine collection beside a checkout.
+COLLECTION = REPO.parent / "shared" / "data" / "drum-machines"
 
 
-def teacher(path: Path) -> list[float] | None:
-    """The teacher on the file as it is, on the trainer's scale; None without a label."""
-    audio = audiofile.read(path)
+def normalised(audio: np.ndarray, rate: int) -> np.ndarray | None:
+    """The teacher's labels of mono ``audio`` on the trainer's scale; None without one."""
     try:
-        values = label(to_mono(audio.frames), audio.sample_rate).as_tuple()
+        return LABEL_SCALE.normalise(np.array(label(audio, rate).as_tuple()))
     except TeacherError:
         return None
-    return list(LABEL_SCALE.normalise(np.array(values)))
+
+
+def teacher(path: Path) -> np.ndarray | None:
+    """The teacher on the file as it is."""
+    audio = audiofile.read(path)
+    return normalised(to_mono(audio.frames), audio.sample_rate)
 
 
 def held_out_machines(root: Path) -> list[Path]:
@@ -57,9 +63,7 @@ def row(name: str, predicted: np.ndarray, truth: np.ndarray) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", type=Path, help="one-shot files or folders")
-    parser.add_argument(
-        "--machines", type=Path, default=REPO.parent / "shared" / "data" / "drum-machines"
-    )
+    parser.add_argument("--machines", type=Path, default=COLLECTION)
     parser.add_argument("--model", type=Path, help="default: the shipped one")
     parser.add_argument("--reference", type=Path, help="another model of this contract")
     parser.add_argument("--limit", type=int, help="the first N files only")

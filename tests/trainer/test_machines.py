@@ -89,26 +89,6 @@ def test_worker_processes_render_from_the_collection_the_build_names(
     assert error == "MachinesError: no drum-machine collection named (--drum-machines)"
 
 
-def test_verify_counts_clips_of_an_absent_collection_apart(
-    collection: Path, tmp_path: Path
-) -> None:
-    machines.use(collection)
-    hits = machines.listing(collection).hits
-    entries = [
-        corpus.Entry(
-            h, clip_key(dequantise(quantise(prepare(a.frames, a.sample_rate)))), (1.0,) * 7
-        )
-        for h, a in ((h, corpus.render(h)) for h in hits)
-    ]
-    result = corpus.verify(entries, tmp_path / "here", 1, Bar)
-    assert result.matched == len(hits) and not result.absent
-
-    machines.use(tmp_path / "elsewhere")
-    result = corpus.verify(entries, tmp_path / "away", 1, Bar)
-    assert result.absent == entries
-    assert result.matched == 0 and not result.unrenderable and not result.mismatched
-
-
 def committed_of(collection: Path) -> list[corpus.Entry]:
     """Committed entries for the collection's hits, as a build here would key them."""
     machines.use(collection)
@@ -119,6 +99,20 @@ def committed_of(collection: Path) -> list[corpus.Entry]:
         corpus.Entry(h, clip_key(dequantise(quantise(c))), (1.0,) * 7)
         for h, c in zip(hits, clips, strict=True)
     ]
+
+
+def test_verify_counts_clips_of_an_absent_collection_apart(
+    collection: Path, tmp_path: Path
+) -> None:
+    entries = committed_of(collection)
+    machines.use(collection)
+    result = corpus.verify(entries, tmp_path / "here", 1, Bar)
+    assert result.matched == len(entries) == 2 and not result.absent
+
+    machines.use(tmp_path / "elsewhere")
+    result = corpus.verify(entries, tmp_path / "away", 1, Bar)
+    assert result.absent == entries
+    assert result.matched == 0 and not result.unrenderable and not result.mismatched
 
 
 def test_dataset_verify_checks_the_collection_or_counts_it_apart(
