@@ -1,18 +1,21 @@
 """The labelled corpus: which clips it holds, how each is made, what it is labelled.
 
 Every clip is a ``Hit`` whose recipe renders it again from Debian's packages,
-the synthetic generator or a user's folder. ``build`` renders and prepares every
-hit (in parallel), keys each model input by its content hash, takes labels for
-the keys it already knows (the committed corpus, then the local label cache) and
-has the teacher label only the rest. So a fresh machine rebuilds the committed
-corpus without relabelling, and any clip whose audio came out different (another
-package version, another resampler) is relabelled rather than trusted.
+the synthetic generator or a user's folder. ``build`` renders every hit (in
+parallel) into two things: the model input (``prepare``), which training reads,
+and the teacher's view (``heard``), which the label describes. Each is keyed by
+its content hash; labels come from the committed corpus where both keys match,
+then from the local label cache by the view's key, and the teacher labels only
+the rest. So a fresh machine rebuilds the committed corpus without relabelling,
+and any clip whose audio came out different (another package version, another
+resampler) is relabelled rather than trusted.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +28,7 @@ from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH
 from timbrecast.daemon.preprocess import PreprocessError, prepare
 from timbrecast.trainer import augment, freesound, hydrogen, machines, soundfonts, synth
+from timbrecast.trainer.heard import View, heard
 from timbrecast.trainer.labelcache import (
     CachedLabel,
     LabelCache,
@@ -35,6 +39,7 @@ from timbrecast.trainer.labelcache import (
 from timbrecast.trainer.labeler import Clip, label_clips
 from timbrecast.trainer.pool import process_pool
 from timbrecast.trainer.sources import AUGMENTED, Hit, Listing
+from timbrecast.trainer.split import TEST, TRAIN, VALIDATION, Split
 
 #: The committed corpus: one JSON object per clip, gzip-compressed.
 COMMITTED = Path(__file__).parent / "data" / "corpus.jsonl.gz"
@@ -61,12 +66,23 @@ class CorpusSpec:
 
 @dataclass(frozen=True)
 class Entry:
-    """One clip of the corpus and its fate: labels, or the reason it has none."""
+    """One clip of the corpus and its fate: labels, or the reason it has none.
+
+    ``key`` hashes the model input, ``heard`` the teacher's view the labels describe
+    (empty in a corpus labelled before there was one: those labels are stale). An
+    entry with neither labels nor an error is pending: a build stopped before the
+    teacher reached it (``stop_after``), and the next build labels it.
+    """
 
     hit: Hit
     key: str
     labels: tuple[float, ...] | None
     error: str | None = None
+    heard: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.labels is None and self.error is None
 
     def to_json(self) -> str:
         row = {
@@ -77,6 +93,8 @@ class Entry:
             "recipe": self.hit.recipe,
             "key": self.key,
         }
+        if self.heard:
+            row["heard"] = self.heard
         if self.labels is not None:
             row["labels"] = [round(v, 4) for v in self.labels]
         if self.error is not None:
@@ -88,7 +106,7 @@ class Entry:
         row = json.loads(line)
         hit = Hit(row["source"], row["kit"], row["instrument"], row["class"], row["recipe"])
         labels = tuple(row["labels"]) if "labels" in row else None
-        return cls(hit, row["key"], labels, row.get("error"))
+        return cls(hit, row["key"], labels, row.get("error"), row.get("heard", ""))
 
 
 def user_hits(folder: Path) -> list[Hit]:
@@ -158,11 +176,17 @@ def render(hit: Hit) -> Audio:
     return _render_plain(hit)
 
 
-def _prepare_hit(hit: Hit) -> tuple[np.ndarray | None, str | None]:
-    """Worker: the stored model input of one hit, or why there is none."""
+#: What a worker hands back for one hit: the stored model input and the teacher's
+#: view, or the reason there are none.
+Rendered = tuple[np.ndarray | None, View | None, str | None]
+
+
+def _prepare_hit(hit: Hit) -> Rendered:
+    """Worker: the stored model input and teacher's view of one hit."""
     try:
         audio = render(hit)
-        return quantise(prepare(audio.frames, audio.sample_rate)), None
+        model_input = quantise(prepare(audio.frames, audio.sample_rate))
+        return model_input, heard(audio.frames, audio.sample_rate), None
     except (
         PreprocessError,
         audiofile.AudioFileError,
@@ -170,7 +194,7 @@ def _prepare_hit(hit: Hit) -> tuple[np.ndarray | None, str | None]:
         ValueError,
         OSError,
     ) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, None, f"{type(exc).__name__}: {exc}"
 
 
 def committed_entries(path: Path = COMMITTED) -> list[Entry]:
@@ -195,6 +219,11 @@ class BuildReport:
     verified: int = 0
     mismatched: int = 0
     new: int = 0
+    #: Clips whose committed label describes another view of the hit than the
+    #: teacher's (a corpus labelled before ``heard``): relabelled.
+    stale: int = 0
+    #: Clips left for a later build: the teacher had not reached them at ``stop_after``.
+    pending: int = 0
     #: Clips that took the user's own labels (``--labels``), and that file's rows
     #: that named no clip of the build.
     user_labelled: int = 0
@@ -202,17 +231,61 @@ class BuildReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
+class Views:
+    """The teacher's views of a build's clips, in a file beside the store: about
+    2 GB for 23,000 clips, more than a user's 100,000 should hold in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = path.open("wb")
+        self._spans: dict[int, tuple[int, int, int]] = {}
+        self._end = 0
+        self._data: np.ndarray = np.zeros(0, dtype="<f4")
+
+    def add(self, index: int, view: View) -> None:
+        self._handle.write(np.asarray(view.samples, dtype="<f4").tobytes())
+        self._spans[index] = (self._end, view.samples.size, view.rate)
+        self._end += view.samples.size
+
+    def close(self) -> None:
+        """Done adding: from now on the views are read from the file."""
+        self._handle.close()
+        if self._end:
+            self._data = np.memmap(self.path, dtype="<f4", mode="r")
+
+    def __getitem__(self, index: int) -> View:
+        offset, size, rate = self._spans[index]
+        return View(np.array(self._data[offset : offset + size]), rate)
+
+
 def render_all(
     hits: list[Hit], store: np.ndarray, jobs: int, progress: Callable[[int], None]
-) -> Iterator[tuple[int, str | None]]:
-    """Render and prepare every hit into ``store`` rows; yields (index, error)."""
+) -> Iterator[tuple[int, View | None, str | None]]:
+    """Render every hit: its model input into ``store``; yields (index, the teacher's
+    view, error)."""
     with process_pool(jobs) as pool:
         results = pool.map(_prepare_hit, hits, chunksize=16)
-        for index, (clip, error) in enumerate(results):
+        for index, (clip, view, error) in enumerate(results):
             if clip is not None:
                 store[index] = clip
             progress(1)
-            yield index, error
+            yield index, view, error
+
+
+def label_order(hits: list[Hit], indices: list[int]) -> list[int]:
+    """The clips to label: test kits first, then validation, then training; on each
+    side the real hits, then synthetic ones, then augmented copies. A build stopped
+    early (``stop_after``) leaves whole held-out sets to evaluate on, and the
+    training side's most valuable clips."""
+    split = Split.load()
+    sides = {TEST: 0, VALIDATION: 1, TRAIN: 2}
+
+    def rank(index: int) -> tuple[int, int]:
+        hit = hits[index]
+        kind = 2 if hit.source.endswith(AUGMENTED) else int(hit.source == synth.SOURCE)
+        return sides[split.of(hit.kit)], kind
+
+    return sorted(indices, key=rank)
 
 
 def build(
@@ -224,6 +297,7 @@ def build(
     committed: list[Entry] | None = None,
     user_labels: dict[str, tuple[float, ...]] | None = None,
     scheduler: str | None = None,
+    stop_after: float | None = None,
 ) -> tuple[list[Entry], BuildReport]:
     """Render, verify against the committed corpus, label what is new.
 
@@ -231,6 +305,8 @@ def build(
     name, in place of the teacher; the dataset's own labels do the same for
     Freesound clips. ``scheduler``: the teacher runs on that Dask cluster (rendering
     stays here: it reads the Debian packages installed on this machine).
+    ``stop_after``: seconds of labelling, after which the clips the teacher has not
+    reached are left pending (``Entry.pending``) for the next build to label.
     """
     store_dir.mkdir(parents=True, exist_ok=True)
     store = np.lib.format.open_memmap(
@@ -238,11 +314,17 @@ def build(
     )
     report = BuildReport(clips=len(hits))
     errors: dict[int, str] = {}
+    views = Views(store_dir / "heard.i16")
+    heard_keys: dict[int, str] = {}
     bar = progress_factory(len(hits), "rendering")
-    for index, error in render_all(hits, store, jobs, bar.update):
+    for index, view, error in render_all(hits, store, jobs, bar.update):
         if error is not None:
             errors[index] = error
+        elif view is not None:
+            views.add(index, view)
+            heard_keys[index] = view.key
     bar.close()
+    views.close()
     store.flush()
 
     known = {(e.hit.source, e.hit.recipe): e for e in (committed or [])}
@@ -251,44 +333,58 @@ def build(
         previous = known.get((hits[index].source, hits[index].recipe))
         if previous is None:
             report.new += 1
-        elif previous.key == key:
-            report.verified += 1
-            if cache.get(key) is None:
-                cache.put(key, CachedLabel(previous.labels, previous.error, 0.0))
-        else:
+        elif previous.key != key:
             report.mismatched += 1
+        else:
+            report.verified += 1
+            if previous.heard != heard_keys[index]:
+                report.stale += 1
+            elif not previous.pending and cache.get(previous.heard) is None:
+                cache.put(previous.heard, CachedLabel(previous.labels, previous.error, 0.0))
 
     entries: dict[int, Entry] = {}
     given = dict(user_labels or {})
     for index, key in keys.items():
         hit = hits[index]
         if hit.source == freesound.SOURCE:
-            entries[index] = Entry(hit, key, freesound.labels(hit))
+            entries[index] = Entry(hit, key, freesound.labels(hit), heard=heard_keys[index])
         elif hit.source == USER_SOURCE and hit.recipe_fields()["path"] in given:
-            entries[index] = Entry(hit, key, given[hit.recipe_fields()["path"]])
+            labels = given[hit.recipe_fields()["path"]]
+            entries[index] = Entry(hit, key, labels, heard=heard_keys[index])
             report.user_labelled += 1
     used = {h.recipe_fields()["path"] for h in hits if h.source == USER_SOURCE}
     report.unmatched_labels = sorted(set(given) - used)
 
-    def clips() -> Iterator[Clip]:
-        for index, key in keys.items():
-            if index not in entries:
-                yield Clip(str(index), key, dequantise(store[index]))
+    order = label_order(hits, [i for i in keys if i not in entries])
+    deadline = None if stop_after is None else time.monotonic() + stop_after
 
-    bar = progress_factory(len(keys) - len(entries), "labelling")
+    def clips() -> Iterator[Clip]:
+        for index in order:
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            yield Clip(str(index), heard_keys[index], views[index])
+
+    bar = progress_factory(len(order), "labelling")
     for outcome in label_clips(clips(), cache, jobs, scheduler):
         bar.update(1)
         index = int(outcome.name)
         report.labelled_now += not outcome.cached
-        entries[index] = Entry(hits[index], outcome.key, outcome.values, outcome.error)
+        entries[index] = Entry(
+            hits[index], keys[index], outcome.values, outcome.error, heard_keys[index]
+        )
     bar.close()
+    views.path.unlink()
+    for index in order:
+        if index not in entries:
+            entries[index] = Entry(hits[index], keys[index], None, heard=heard_keys[index])
+            report.pending += 1
     for index, error in errors.items():
         entries[index] = Entry(hits[index], "", None, error)
     ordered = [entries[i] for i in range(len(hits))]
     report.failed = [
         (f"{e.hit.source} {e.hit.kit} {e.hit.instrument}", e.error or "")
         for e in ordered
-        if e.labels is None
+        if e.error is not None
     ]
     with (store_dir / "manifest.jsonl").open("w") as handle:
         handle.writelines(e.to_json() + "\n" for e in ordered)
@@ -341,17 +437,20 @@ def verify(
         store_dir / "clips.npy", mode="w+", dtype=np.int16, shape=(len(wanted), INPUT_LENGTH)
     )
     bar = progress_factory(len(wanted), "verifying")
-    failed = {
-        i
-        for i, error in render_all([e.hit for e in wanted], store, jobs, bar.update)
-        if error is not None
-    }
+    failed: set[int] = set()
+    views: dict[int, str] = {}
+    for i, view, error in render_all([e.hit for e in wanted], store, jobs, bar.update):
+        if error is not None or view is None:
+            failed.add(i)
+        else:
+            views[i] = view.key
     bar.close()
     store.flush()
     differing = {
         i
         for i, e in enumerate(wanted)
-        if i not in failed and clip_key(dequantise(store[i])) != e.key
+        if i not in failed
+        and (clip_key(dequantise(store[i])) != e.key or e.heard not in ("", views[i]))
     }
     unusable = failed | differing
     with (store_dir / "manifest.jsonl").open("w") as handle:

@@ -1,10 +1,10 @@
-"""A persistent cache of teacher labels, keyed by the content of the model input.
+"""A persistent cache of teacher labels, keyed by the content of what the teacher heard.
 
 Labelling costs ~0.4 s of CPU per clip, so a corpus is labelled once: every
 result (a label, or the teacher's reason for giving none) is committed the moment
 it arrives, and a run that is killed resumes where it stopped. Keys are content
-hashes of the exact model input, so a renamed file is not relabelled and a changed
-one is.
+hashes of the teacher's exact view of each clip (``heard``), so a renamed file is
+not relabelled and a changed one is.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from timbrecast.daemon.contract import DESCRIPTORS
 
 
 def quantise(clip: np.ndarray) -> np.ndarray:
-    """The model input as 16-bit integers: how the corpus stores it, and what is
-    labelled and hashed, so a stored clip is exactly the one its label describes."""
+    """Audio as 16-bit integers: how the corpus stores model inputs and the teacher's
+    views, and what is hashed, so a key names exactly the audio it stands for."""
     return np.round(np.clip(clip, -1.0, 1.0) * 32767.0).astype("<i2")
 
 

@@ -1,8 +1,9 @@
 """Labelling many clips with the teacher: in parallel, cached, resumable.
 
-The main process reads, prepares and hashes each clip (cheap) and looks it up in
-the cache; only uncached clips go to the worker processes, a bounded number at a
-time so that memory stays flat however large the corpus.
+The main process reads each clip, takes the teacher's view of it (``heard``) and
+hashes that (cheap), and looks it up in the cache; only uncached clips go to the
+worker processes, a bounded number at a time so that memory stays flat however
+large the corpus.
 """
 
 from __future__ import annotations
@@ -15,29 +16,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from timbrecast.daemon import audiofile, exitcodes
 from timbrecast.daemon.contract import DESCRIPTORS
-from timbrecast.daemon.preprocess import PreprocessError, prepare
-from timbrecast.trainer.labelcache import (
-    CachedLabel,
-    LabelCache,
-    clip_key,
-    dequantise,
-    quantise,
-)
+from timbrecast.daemon.preprocess import PreprocessError
+from timbrecast.trainer.heard import View, heard
+from timbrecast.trainer.labelcache import CachedLabel, LabelCache
 from timbrecast.trainer.pool import workers
 from timbrecast.trainer.teacher import TeacherError, label
 
 
 @dataclass(frozen=True)
 class Clip:
-    """A model input to label, with the name it is reported under."""
+    """The teacher's view of a one-shot (``heard``), its key and the name it is
+    reported under."""
 
     name: str
     key: str
-    audio: np.ndarray
+    view: View
 
 
 @dataclass(frozen=True)
@@ -52,10 +47,10 @@ class Outcome:
     cached: bool
 
 
-def _label_one(audio: np.ndarray) -> CachedLabel:
+def _label_one(view: View) -> CachedLabel:
     start = time.process_time()
     try:
-        values: tuple[float, ...] | None = label(audio).as_tuple()
+        values: tuple[float, ...] | None = label(view.samples, view.rate).as_tuple()
         error = None
     except TeacherError as exc:
         values, error = None, str(exc)
@@ -87,7 +82,7 @@ def label_clips(
             if hit is not None:
                 yield Outcome(clip.name, clip.key, hit.values, hit.error, hit.seconds, True)
                 continue
-            pending[running.executor.submit(_label_one, clip.audio)] = clip
+            pending[running.executor.submit(_label_one, clip.view)] = clip
             yield from drain(4 * running.slots)
         yield from drain(0)
 
@@ -111,7 +106,7 @@ def label_files(
     step: Callable[[], object] = lambda: None,
     scheduler: str | None = None,
 ) -> LabelRun:
-    """Label every audio file of ``expansion`` on its exact model input and write
+    """Label every audio file of ``expansion`` as the teacher hears it and write
     ``path,key,<seven>`` rows to ``out``. Rows go to ``OUT.partial``, each flushed
     as it comes: a killed run leaves them there (and in the cache, so a rerun
     finishes at once) and never touches an older ``out``. ``step`` is called once
@@ -125,12 +120,12 @@ def label_files(
         for path in expansion.files:
             try:
                 audio = audiofile.read(path)
-                model_input = prepare(audio.frames, audio.sample_rate)
+                view = heard(audio.frames, audio.sample_rate)
             except (audiofile.AudioFileError, PreprocessError) as exc:
                 run.skipped.append((str(path), str(exc)))
                 step()
                 continue
-            yield Clip(str(path), clip_key(model_input), dequantise(quantise(model_input)))
+            yield Clip(str(path), view.key, view)
 
     partial = out.with_name(out.name + ".partial")
     with contextlib.suppress(OSError):  # a folder that cannot be made is named just below

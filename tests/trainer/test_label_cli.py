@@ -14,11 +14,11 @@ import soundfile
 
 from tests.conftest import script
 from tests.trainer.conftest import SAMPLE
+from tests.trainer.test_teacher_parity import TOLERANCE, reference_labels
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.exitcodes import DATA, NO_INPUT
-from timbrecast.daemon.preprocess import prepare
-from timbrecast.trainer.labelcache import dequantise, quantise
+from timbrecast.trainer.heard import heard
 from timbrecast.trainer.teacher import label
 
 
@@ -35,7 +35,7 @@ def read_rows(path: Path) -> dict[str, list[float]]:
         }
 
 
-def test_labels_are_the_teachers_on_the_model_input(clips: Path, tmp_path: Path) -> None:
+def test_labels_are_the_teachers_on_what_it_hears(clips: Path, tmp_path: Path) -> None:
     out = tmp_path / "labels.csv"
     result = run_label(
         str(clips), "--out", str(out), "--jobs", "2", "--cache", str(tmp_path / "c.db")
@@ -45,13 +45,30 @@ def test_labels_are_the_teachers_on_the_model_input(clips: Path, tmp_path: Path)
     assert sorted(rows) == sorted(SAMPLE)
     for name, got in rows.items():
         audio = audiofile.read(clips / name)
-        stored = dequantise(quantise(prepare(audio.frames, audio.sample_rate)))
-        expected = label(stored).as_tuple()
+        view = heard(audio.frames, audio.sample_rate)
+        expected = label(view.samples, view.rate).as_tuple()
         assert np.abs(np.subtract(got, expected)).max() <= 1e-4, name
     again = run_label(str(clips), "--out", str(out), "--cache", str(tmp_path / "c.db"))
     assert again.returncode == 0
     assert f"({len(SAMPLE)} from the cache)" in again.stderr
     assert read_rows(out) == rows
+
+
+def test_the_command_gives_the_teachers_labels_of_the_files_as_they_are(
+    parity_dir: Path, tmp_path: Path
+) -> None:
+    """What a user runs on their files gives what timbral_models gave of the same files
+    in its own era (``shared/fixtures/teacher-parity``), not of a model input."""
+    out = tmp_path / "labels.csv"
+    result = run_label(
+        str(parity_dir), "--out", str(out), "--jobs", "2", "--cache", str(tmp_path / "c.db")
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out)
+    expected = reference_labels(parity_dir)
+    assert sorted(rows) == sorted(expected)
+    worst = {name: np.abs(np.subtract(rows[name], expected[name])).max() for name in rows}
+    assert max(worst.values()) <= TOLERANCE, sorted(worst.items(), key=lambda kv: -kv[1])[:3]
 
 
 def children(pid: int) -> list[int]:

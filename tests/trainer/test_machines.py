@@ -77,15 +77,15 @@ def test_worker_processes_render_from_the_collection_the_build_names(
     machines.use(collection)
     store = np.zeros((len(hits), 16000), dtype=np.int16)
     errors = list(corpus.render_all(hits, store, 2, lambda n: None))
-    assert [error for _, error in errors] == [None, None]
+    assert [error for _, _, error in errors] == [None, None]
     kick = audiofile.read(collection / "BoxOne/boxone-bd/Kick.flac")
     assert np.array_equal(store[0], quantise(prepare(kick.frames, kick.sample_rate)))
 
     machines.use(tmp_path / "elsewhere")
-    _, error = corpus._prepare_hit(hits[0])
+    *_, error = corpus._prepare_hit(hits[0])
     assert error is not None and "elsewhere" in error and "--drum-machines" in error
     os.environ.pop(machines.ROOT_VARIABLE)
-    _, error = corpus._prepare_hit(hits[0])
+    *_, error = corpus._prepare_hit(hits[0])
     assert error == "MachinesError: no drum-machine collection named (--drum-machines)"
 
 

@@ -76,6 +76,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         committed,
         user_labels,
         args.scheduler,
+        None if args.stop_after is None else 60.0 * args.stop_after,
     )
     cache.close()
     counts = Counter(e.hit.source for e in entries if e.labels is not None)
@@ -86,10 +87,17 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             handle.write(f"{name}: {reason}\n")
     print(
         f"{report.clips} clips: {report.verified} match the committed corpus, "
-        f"{report.mismatched} differ and {report.new} are new; {report.labelled_now} labelled "
-        f"now; {len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
+        f"{report.mismatched} differ and {report.new} are new; {report.stale} carried labels "
+        f"of another view than the teacher's; {report.labelled_now} labelled now; "
+        f"{len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
         file=sys.stderr,
     )
+    if report.pending:
+        print(
+            f"{report.pending} clips left unlabelled at --stop-after {args.stop_after:g}: "
+            "run the build again to label them",
+            file=sys.stderr,
+        )
     if args.labels is not None:
         print(
             f"{report.user_labelled} clips took their labels from {args.labels}; "
@@ -172,8 +180,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "timgm6mb/csound/opl3 SoundFonts, freepats) and of the drum-machine collection "
             "(when it is there), their augmented copies, synthetic hits and your own folders; "
             "prepare each as the model sees it; take the labels of clips whose content "
-            "matches the committed corpus and have the teacher label the "
-            "rest. The clips land in --store as one int16 array with a manifest."
+            "matches the committed corpus and have the teacher label the rest, each as "
+            "a file of that hit would sound (see `trainer label --help`), held-out kits "
+            "first. The clips land in --store as one int16 array with a manifest."
         ),
         epilog="examples:\n  trainer dataset build --jobs 2\n"
         "  trainer dataset build --user ~/my-kits --store /data/corpus\n"
@@ -224,6 +233,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_jobs(build, "render and label")
     build.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     build.add_argument("--cache", type=Path, help="label cache (default: ~/.cache/timbrecast)")
+    build.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="MINUTES",
+        help="label for at most this long, then write what is done; the clips not reached "
+        "stay unlabelled (counted, and committed as such with --commit) and the next "
+        "build labels them: a corpus relabelled over several sittings",
+    )
     build.add_argument(
         "--commit",
         action="store_true",

@@ -8,12 +8,11 @@ import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import audiofile, exitcodes
-from timbrecast.daemon.contract import SAMPLE_RATE
 from timbrecast.trainer.commands.common import SCHEDULER_HELP, add_jobs
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    """Label every clip with the teacher, on the exact model input."""
+    """Label every clip with the teacher, as the file sounds."""
     from tqdm import tqdm
 
     from timbrecast.trainer.labelcache import LabelCache, default_path
@@ -42,10 +41,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "label",
         help="label one-shots with the AudioCommons teacher",
         description=textwrap.fill(
-            "Label each clip with timbral_models 0.4.0 on its exact model input "
-            f"(mono, {SAMPLE_RATE} Hz, attack-aligned, 1 s, peak-normalised). Results are "
-            "cached by content, so a killed run resumes and a repeated one is instant. "
-            "Clips the teacher cannot label are listed with the reason and left out."
+            "Label each file with timbral_models 0.4.0 as the file sounds: mono, at "
+            "its own rate, its first second from the moment it sounds (silence a "
+            "recording put before the hit is cut: the model cannot see it). These are "
+            "the labels the models "
+            "learn to estimate. Results are cached by content, so a killed run resumes "
+            "and a repeated one is instant. Clips the teacher cannot label are listed "
+            "with the reason and left out."
         ),
         epilog=(
             "examples:\n  trainer label ~/samples --out labels.csv --jobs 2\n"
