@@ -95,12 +95,8 @@ def attack_index(audio: np.ndarray) -> int:
     return int(np.argmax(magnitude >= ATTACK_FRACTION * magnitude.max()))
 
 
-def prepare(audio: np.ndarray, sample_rate: int, sounding: bool = False) -> np.ndarray:
-    """The model input for one one-shot: float32, shape (``INPUT_LENGTH``,).
-
-    ``sounding``: the hit is still ringing (an early estimate), so its resting
-    level is not known yet and no DC offset is removed.
-    """
+def checked_mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Steps 1 and 2: mono float64 audio, or a ``PreprocessError`` naming the problem."""
     samples = np.asarray(audio)
     if samples.size == 0:
         raise PreprocessError("audio is empty")
@@ -108,6 +104,16 @@ def prepare(audio: np.ndarray, sample_rate: int, sounding: bool = False) -> np.n
     if not np.all(np.isfinite(mono)):
         raise PreprocessError("audio contains NaN or infinite samples")
     check_rate(sample_rate)
+    return mono
+
+
+def prepare(audio: np.ndarray, sample_rate: int, sounding: bool = False) -> np.ndarray:
+    """The model input for one one-shot: float32, shape (``INPUT_LENGTH``,).
+
+    ``sounding``: the hit is still ringing (an early estimate), so its resting
+    level is not known yet and no DC offset is removed.
+    """
+    mono = checked_mono(audio, sample_rate)
     mono = resample(mono if sounding else remove_dc(mono, sample_rate), sample_rate)
     peak = float(np.abs(mono).max(initial=0.0))
     if peak < SILENCE_PEAK:

@@ -40,8 +40,7 @@ from timbrecast.daemon.preprocess import (
     SILENCE_PEAK,
     PreprocessError,
     attack_index,
-    check_rate,
-    to_mono,
+    checked_mono,
 )
 
 LEAD_S = 0.005
@@ -77,13 +76,7 @@ def sound_start(mono: np.ndarray, sample_rate: int) -> int:
 def heard(frames: np.ndarray, sample_rate: int) -> View:
     """The teacher's view of a one-shot. Raises ``PreprocessError`` for audio it
     cannot hear."""
-    samples = np.asarray(frames)
-    if samples.size == 0:
-        raise PreprocessError("audio is empty")
-    mono = to_mono(samples)
-    if not np.all(np.isfinite(mono)):
-        raise PreprocessError("audio contains NaN or infinite samples")
-    check_rate(sample_rate)
+    mono = checked_mono(frames, sample_rate)
     if np.abs(mono).max() < SILENCE_PEAK:
         raise PreprocessError("audio is silent (peak below -100 dBFS)")
     start = sound_start(mono, sample_rate)

@@ -28,9 +28,11 @@ FREESOUND_MEAN_STD: dict[str, tuple[float, float]] = {
 def counts(entries: list[Entry], split: Split) -> str:
     """A plain-text report of the corpus."""
     labelled = [e for e in entries if e.labels is not None]
+    pending = sum(e.pending for e in entries)
     lines = [
-        f"{len(entries)} clips, {len(labelled)} labelled, "
-        f"{len(entries) - len(labelled)} left out by the teacher or the renderer",
+        f"{len(entries)} clips, {len(labelled)} labelled, {pending} awaiting labels "
+        "(a build stopped by --stop-after: run it again), "
+        f"{len(entries) - len(labelled) - pending} left out by the teacher or the renderer",
         "",
     ]
     for title, key in (

@@ -141,6 +141,13 @@ def cmd_dataset_verify(args: argparse.Namespace) -> int:
         f"{len(result.unrenderable)} could not be rendered",
         file=sys.stderr,
     )
+    pending = sum(e.pending for e in committed)
+    if pending:
+        print(
+            f"{pending} committed clips await labels (a build stopped by --stop-after): "
+            "`trainer dataset build --commit` labels them",
+            file=sys.stderr,
+        )
     if result.absent:
         print(
             f"{len(result.absent)} committed clips not checked: no drum-machine collection at "

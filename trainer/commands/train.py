@@ -14,10 +14,18 @@ from timbrecast.trainer.commands.common import RUNS, default_store
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one architecture; the run directory gets the model, log, plot, summary."""
+    from timbrecast.trainer import corpus
     from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import TrainSettings, mark_latest, run_folder, train
 
     parts = load_split(args.store)
+    pending = sum(e.pending for e in corpus.load(args.store)[0])
+    if pending:
+        print(
+            f"{pending} clips of the corpus await labels (a build stopped by --stop-after) "
+            "and are left out: run `trainer dataset build` again to label them",
+            file=sys.stderr,
+        )
     without = tuple(args.without.split(",")) if args.without else ()
     if without:
         parts["train"] = parts["train"].without(without)
