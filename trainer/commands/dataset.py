@@ -87,11 +87,16 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             handle.write(f"{name}: {reason}\n")
     print(
         f"{report.clips} clips: {report.verified} match the committed corpus, "
-        f"{report.mismatched} differ and {report.new} are new; {report.stale} carried labels "
-        f"of another view than the teacher's; {report.labelled_now} labelled now; "
-        f"{len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
+        f"{report.mismatched} differ and {report.new} are new; {report.labelled_now} labelled "
+        f"now; {len(report.failed)} left out (reasons in {args.store / 'failures.txt'})",
         file=sys.stderr,
     )
+    if report.stale:
+        print(
+            f"{report.stale} of the matching clips carried labels of another view than the "
+            "teacher's (a corpus labelled before trainer/heard.py) and were labelled again",
+            file=sys.stderr,
+        )
     if report.pending:
         print(
             f"{report.pending} clips left unlabelled at --stop-after {args.stop_after:g}: "
