@@ -6,7 +6,8 @@ file as it is (its own rate, its whole length), not of the model's prepared clip
 By default the files are the one-shots of the drum machines held out for testing
 (``trainer/data/split.json``), which no model trains on. Prints MAE (normalised
 scale) and Pearson r per descriptor for the shipped model and, side by side, a
-reference model of the same contract (say, the previous release:
+reference model of the same contract (say, the previous release; an early model
+reads the first milliseconds its contract names:
 ``git show HEAD~1:daemon/models/seven-filters-int8.tflite > previous.tflite``).
 
     python bench/oneshots.py --reference previous.tflite
@@ -25,7 +26,7 @@ import numpy as np
 from timbrecast.daemon import audiofile, bundled, exitcodes
 from timbrecast.daemon.contract import DESCRIPTORS, LABEL_SCALE
 from timbrecast.daemon.inference import Model
-from timbrecast.daemon.preprocess import prepare, to_mono
+from timbrecast.daemon.preprocess import early, prepare, to_mono
 from timbrecast.trainer.split import MACHINES, SPLIT_FILE
 from timbrecast.trainer.teacher import TeacherError, label
 
@@ -65,7 +66,13 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", type=Path, help="one-shot files or folders")
     parser.add_argument("--machines", type=Path, default=COLLECTION)
     parser.add_argument("--model", type=Path, help="default: the shipped one")
-    parser.add_argument("--reference", type=Path, help="another model of this contract")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="another model of this contract (repeatable)",
+    )
     parser.add_argument("--limit", type=int, help="the first N files only")
     parser.add_argument("--jobs", type=int, default=2, help="processes running the teacher")
     args = parser.parse_args()
@@ -84,10 +91,11 @@ def main() -> None:
     print(f"{len(kept)} one-shots ({len(files) - len(kept)} the teacher gave no label)\n")
     print("| model | MAE | " + " | ".join(f"{d} MAE (r)" for d in DESCRIPTORS) + " |")
     print("|---" * (len(DESCRIPTORS) + 2) + "|")
-    for path in (args.model or bundled.model(), args.reference):
-        if path is not None:
-            model = Model(path)
-            print(row(model.model_id, LABEL_SCALE.normalise(model.predict(clips)), truth))
+    for path in (args.model or bundled.model(), *args.reference):
+        model = Model(path)
+        ms = model.contract.early_ms
+        heard = clips if ms is None else early(clips, ms)
+        print(row(model.model_id, LABEL_SCALE.normalise(model.predict(heard)), truth))
     spread = np.abs(truth - np.median(truth, axis=0)).mean(axis=0)
     cells = " | ".join(f"{e:.4f}" for e in spread)
     print(f"| the teacher's median (baseline) | {spread.mean():.4f} | {cells} |")

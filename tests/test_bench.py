@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import REPO
 
 PARITY = REPO / "tests" / "fixtures" / "teacher-parity"
+EARLY = REPO / "daemon" / "models" / "early-25ms-int8.tflite"
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,11 @@ PARITY = REPO / "tests" / "fixtures" / "teacher-parity"
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
         ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
         ("match.py", ["--sizes", "200", "--queries", "20", "--rounds", "1"], "| 200 |"),
-        ("oneshots.py", [str(PARITY), "--limit", "3", "--jobs", "1"], "| seven-filters-int8-"),
+        (
+            "oneshots.py",
+            [str(PARITY), "--limit", "3", "--jobs", "1", "--reference", str(EARLY)],
+            "| early-int8-",
+        ),
         ("label_gap.py", [str(PARITY), "--files", "1", "--jobs", "1"], "| resampling it to 16"),
     ],
 )

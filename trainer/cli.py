@@ -23,6 +23,7 @@ from timbrecast.trainer.commands import (
 from timbrecast.trainer.commands.common import Misused
 from timbrecast.trainer.labelcache import LabelCacheError
 from timbrecast.trainer.pool import ClusterUnavailable
+from timbrecast.trainer.samplepacks import PackageMissing
 
 DESCRIPTION = """\
 timbrecast trainer: labels drum one-shots with the AudioCommons timbral models
@@ -37,8 +38,9 @@ examples:
   trainer label a.wav b.flac --out labels.csv --jobs 2
 
 exit statuses: 0 ok, 65 some inputs failed (the rest are written),
-66 an input path is missing, 69 the train extra is not installed (or a Dask
-scheduler named by --scheduler cannot be reached or its workers cannot label).
+66 an input path is missing, 69 the train extra is not installed, a Debian
+package of the corpus's samples is missing (the message names it), or a Dask
+scheduler named by --scheduler cannot be reached or its workers cannot label.
 """
 
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         ((labelfile.LabelFileError,), exitcodes.DATA),
         ((Misused,), exitcodes.CONFIG),
         ((exitcodes.OutputError, LabelCacheError), exitcodes.CANT_CREATE),
-        ((ImportError, ClusterUnavailable), exitcodes.UNAVAILABLE),
+        ((ImportError, ClusterUnavailable, PackageMissing), exitcodes.UNAVAILABLE),
     ]
     try:
         return args.func(args)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,7 +28,15 @@ from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio
 from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH
 from timbrecast.daemon.preprocess import PreprocessError, prepare
-from timbrecast.trainer import augment, freesound, hydrogen, machines, soundfonts, synth
+from timbrecast.trainer import (
+    augment,
+    freesound,
+    hydrogen,
+    machines,
+    samplepacks,
+    soundfonts,
+    synth,
+)
 from timbrecast.trainer.heard import View, heard
 from timbrecast.trainer.labelcache import (
     CachedLabel,
@@ -50,18 +59,17 @@ BASES_CACHED = 4
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """How big the default corpus is: synthetic hits, copies per real hit (fewer for
-    the drum machines, which hold nearly three times as many hits as the Debian
-    kits: ten copies each would add 25,000 clips, three hours of the teacher on two
-    cores), and where the optional sources are."""
+    """How big the default corpus is: synthetic hits, copies per real hit (ten of each
+    Debian hit, eight of each drum machine's, which are more than twice as many),
+    and where the optional sources are. The defaults make about 40,500 clips."""
 
-    synthetic: int = 5000
+    synthetic: int = 5500
     copies: int = 10
     seed: int = 0
     user_dirs: tuple[Path, ...] = ()
     freesound_home: Path | None = None
     drum_machines: Path | None = None
-    machine_copies: int = 2
+    machine_copies: int = 8
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ def list_hits(spec: CorpusSpec) -> Listing:
     """Every hit of the corpus the spec describes, in a stable order."""
     drums = hydrogen.listing()
     fonts = soundfonts.listing()
-    real = drums.hits + fonts.hits
+    packs = samplepacks.listing()
+    real = drums.hits + fonts.hits + packs.hits
     users = [hit for folder in spec.user_dirs for hit in user_hits(folder)]
     dataset = freesound.listing(spec.freesound_home) if spec.freesound_home else Listing([], [])
     boxes = machines.listing(spec.drum_machines) if spec.drum_machines else Listing([], [])
@@ -139,7 +148,8 @@ def list_hits(spec: CorpusSpec) -> Listing:
         + boxes.hits
         + augment.augmented_hits(boxes.hits, spec.machine_copies, spec.seed)
     )
-    return Listing(hits, drums.left_out + fonts.left_out + dataset.left_out + boxes.left_out)
+    left_out = drums.left_out + fonts.left_out + packs.left_out + dataset.left_out
+    return Listing(hits, left_out + boxes.left_out)
 
 
 def _render_plain(hit: Hit) -> Audio:
@@ -155,6 +165,8 @@ def _render_plain(hit: Hit) -> Audio:
         return freesound.render(hit)
     if hit.source == machines.SOURCE:
         return machines.render(hit)
+    if hit.source in samplepacks.SOURCES:
+        return samplepacks.render(hit)
     raise ValueError(f"unknown source {hit.source!r}")
 
 
@@ -179,6 +191,8 @@ def render(hit: Hit) -> Audio:
 #: What a worker hands back for one hit: the stored model input and the teacher's
 #: view, or the reason there are none.
 Rendered = tuple[np.ndarray | None, View | None, str | None]
+#: What a render worker makes of the teacher's view: the view, or only its key.
+T = TypeVar("T")
 
 
 def _prepare_hit(hit: Hit) -> Rendered:
@@ -191,10 +205,19 @@ def _prepare_hit(hit: Hit) -> Rendered:
         PreprocessError,
         audiofile.AudioFileError,
         machines.MachinesError,
+        samplepacks.PackageMissing,
         ValueError,
         OSError,
     ) as exc:
         return None, None, f"{type(exc).__name__}: {exc}"
+
+
+def _check_hit(hit: Hit) -> tuple[np.ndarray | None, str | None, str | None]:
+    """Worker for ``verify``: as ``_prepare_hit``, but hands back only the key of the
+    teacher's view, which is all a check needs (the views of a whole corpus are
+    about 2 GB to ship between processes)."""
+    model_input, view, error = _prepare_hit(hit)
+    return model_input, None if view is None else view.key, error
 
 
 def committed_entries(path: Path = COMMITTED) -> list[Entry]:
@@ -259,12 +282,16 @@ class Views:
 
 
 def render_all(
-    hits: list[Hit], store: np.ndarray, jobs: int, progress: Callable[[int], None]
-) -> Iterator[tuple[int, View | None, str | None]]:
-    """Render every hit: its model input into ``store``; yields (index, the teacher's
-    view, error)."""
+    hits: list[Hit],
+    store: np.ndarray,
+    jobs: int,
+    progress: Callable[[int], None],
+    worker: Callable[[Hit], tuple[np.ndarray | None, T, str | None]] = _prepare_hit,
+) -> Iterator[tuple[int, T, str | None]]:
+    """Render every hit: its model input into ``store``; yields (index, what the
+    worker made of the teacher's view, error)."""
     with process_pool(jobs) as pool:
-        results = pool.map(_prepare_hit, hits, chunksize=16)
+        results = pool.map(worker, hits, chunksize=16)
         for index, (clip, view, error) in enumerate(results):
             if clip is not None:
                 store[index] = clip
@@ -280,10 +307,11 @@ def label_order(hits: list[Hit], indices: list[int]) -> list[int]:
     split = Split.load()
     sides = {TEST: 0, VALIDATION: 1, TRAIN: 2}
 
+    kinds = {"real": 0, "synthetic": 1, "augmented": 2}
+
     def rank(index: int) -> tuple[int, int]:
         hit = hits[index]
-        kind = 2 if hit.source.endswith(AUGMENTED) else int(hit.source == synth.SOURCE)
-        return sides[split.of(hit.kit)], kind
+        return sides[split.of(hit.kit)], kinds[hit.kind]
 
     return sorted(indices, key=rank)
 
@@ -306,7 +334,8 @@ def build(
     Freesound clips. ``scheduler``: the teacher runs on that Dask cluster (rendering
     stays here: it reads the Debian packages installed on this machine).
     ``stop_after``: seconds of labelling, after which the clips the teacher has not
-    reached are left pending (``Entry.pending``) for the next build to label.
+    reached are left pending (``Entry.pending``) for the next build to label; those
+    whose labels are committed or cached still take them.
     """
     store_dir.mkdir(parents=True, exist_ok=True)
     store = np.lib.format.open_memmap(
@@ -359,9 +388,12 @@ def build(
     deadline = None if stop_after is None else time.monotonic() + stop_after
 
     def clips() -> Iterator[Clip]:
+        """Past the deadline, only the clips whose labels are known (committed or
+        cached): a stopped build must not leave a committed label pending."""
         for index in order:
-            if deadline is not None and time.monotonic() > deadline:
-                return
+            late = deadline is not None and time.monotonic() > deadline
+            if late and cache.get(heard_keys[index]) is None:
+                continue
             yield Clip(str(index), heard_keys[index], views[index])
 
     bar = progress_factory(len(order), "labelling")
@@ -439,11 +471,12 @@ def verify(
     bar = progress_factory(len(wanted), "verifying")
     failed: set[int] = set()
     views: dict[int, str] = {}
-    for i, view, error in render_all([e.hit for e in wanted], store, jobs, bar.update):
-        if error is not None or view is None:
+    hits = [e.hit for e in wanted]
+    for i, key, error in render_all(hits, store, jobs, bar.update, _check_hit):
+        if error is not None or key is None:
             failed.add(i)
         else:
-            views[i] = view.key
+            views[i] = key
     bar.close()
     store.flush()
     differing = {

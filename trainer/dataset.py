@@ -11,18 +11,10 @@ import numpy as np
 
 from timbrecast.daemon.contract import LABEL_SCALE
 from timbrecast.trainer import corpus
-from timbrecast.trainer.sources import AUGMENTED
 from timbrecast.trainer.split import MACHINES, Split
 
 #: Corpus parts besides the real hits, which ``trainer train --without`` can drop.
 PARTS = ("augmented", "synthetic")
-
-
-def kind(entry: corpus.Entry) -> str:
-    """``real``, ``augmented`` or ``synthetic``."""
-    if entry.hit.source == "synthetic":
-        return "synthetic"
-    return "augmented" if entry.hit.source.endswith(AUGMENTED) else "real"
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,7 @@ class Part:
 
     def without(self, kinds: tuple[str, ...]) -> Part:
         """Leave out ``augmented`` copies and/or ``synthetic`` hits (for ablations)."""
-        return self.where(lambda e: kind(e) not in kinds)
+        return self.where(lambda e: e.hit.kind not in kinds)
 
     def machines(self, wanted: bool = True) -> Part:
         """Only the drum machines' clips (or, ``wanted=False``, only the others): the

@@ -21,6 +21,7 @@ from timbrecast.daemon import activation, selftest
 from timbrecast.daemon.activation import ActivationContract
 from timbrecast.daemon.contract import ModelContract, ModelContractError
 from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata
+from timbrecast.trainer.heard import LABELS, OLD_LABELS
 from timbrecast.trainer.split import Split
 
 if TYPE_CHECKING:
@@ -141,6 +142,8 @@ def export(
     calibration = inputs(train.clips[chosen], early_ms)
     validation_inputs = inputs(validation.clips, early_ms)
 
+    labels = LABELS if all(e.heard for e in train.entries) else OLD_LABELS
+
     def contract(raw: bytes, kind: str, scores: dict) -> ModelContract:
         return ModelContract(
             model_id=model_id(keras.name, kind, raw),
@@ -151,7 +154,11 @@ def export(
             input_length=length,
             preprocess_version=PREPROCESS_VERSION,
             early_ms=early_ms,
-            training_data={"train": train.summary(), "validation": validation.summary()},
+            training_data={
+                "train": train.summary(),
+                "validation": validation.summary(),
+                "labels": labels,
+            },
             metrics=scores,
         )
 

@@ -47,6 +47,12 @@ LEAD_S = 0.005
 START_DB = -80.0
 MIN_CUT_S = 0.001
 LENGTH_S = 1.0
+#: What a model trained on these labels learnt, as its contract records it
+#: (``training_data["labels"]``, shown by ``timbrecastd info``).
+LABELS = "timbral_models 0.4.0 on each hit as its file sounds (own rate, from its start, 1 s)"
+#: What models exported before the view record instead: their corpus was labelled
+#: on the 16 kHz model input.
+OLD_LABELS = "timbral_models 0.4.0 on the 16 kHz model input"
 
 
 @dataclass(frozen=True)

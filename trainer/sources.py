@@ -16,6 +16,8 @@ from typing import Any
 
 #: What an augmented copy's ``Hit.source`` adds to its base's.
 AUGMENTED = "+aug"
+#: The synthetic generator's ``Hit.source``.
+SYNTHETIC = "synthetic"
 #: Coarse instrument classes, used for reporting and for balancing the corpus.
 INSTRUMENT_CLASSES: tuple[str, ...] = (
     "kick",
@@ -55,6 +57,14 @@ class Hit:
 
     def recipe_fields(self) -> dict[str, Any]:
         return json.loads(self.recipe)
+
+    @property
+    def kind(self) -> str:
+        """``real`` (recorded or rendered from a kit), ``synthetic`` or ``augmented``:
+        what ablations leave out and the order a build labels in."""
+        if self.source == SYNTHETIC:
+            return "synthetic"
+        return "augmented" if self.source.endswith(AUGMENTED) else "real"
 
 
 @dataclass(frozen=True)

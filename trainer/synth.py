@@ -31,7 +31,7 @@ import numpy as np
 from scipy import signal
 
 from timbrecast.daemon.audiofile import Audio
-from timbrecast.trainer.sources import Hit
+from timbrecast.trainer.sources import SYNTHETIC, Hit
 
 #: What the generator makes, and the coarse class each belongs to.
 CLASS_OF: dict[str, str] = {
@@ -48,7 +48,7 @@ CLASS_OF: dict[str, str] = {
 }
 KINDS: tuple[str, ...] = tuple(CLASS_OF)
 
-SOURCE = "synthetic"
+SOURCE = SYNTHETIC
 SAMPLE_RATE = 44_100
 #: Hits per kit; the kit is the unit of the train/validation/test split.
 KIT_SIZE = 50

@@ -12,7 +12,9 @@ from timbrecast.daemon.contract import (
     NORMALISATION,
     PREPROCESS_VERSION,
     SAMPLE_RATE,
+    ModelContractError,
 )
+from timbrecast.daemon.tflitemeta import read_contract
 
 
 def version() -> str:
@@ -37,6 +39,13 @@ def cmd_info(_: argparse.Namespace) -> int:
     print(f"TFLite runtimes installed: {', '.join(runtimes) if runtimes else 'none'}")
     models = bundled.models()
     print(f"bundled models: {', '.join(m.name for m in models) if models else 'none yet'}")
+    for path in models:
+        try:
+            contract = read_contract(path.read_bytes())
+        except ModelContractError:
+            continue
+        labels = contract.training_data.get("labels", "not recorded (exported before they were)")
+        print(f"  {path.name}: model {contract.model_id}, labels: {labels}")
     for path in bundled.demo_recordings():
         audio = audiofile.read(path)
         print(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 
 from tests.conftest import script
+from timbrecast.daemon import bundled
+from timbrecast.daemon.inference import Model
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,3 +29,6 @@ def test_info_shows_the_contract_and_the_runtime() -> None:
     assert "hardness" in result.stdout and "boominess" in result.stdout
     assert "ai-edge-litert" in result.stdout
     assert "demo recording: groove.flac (11.1 s, 44100 Hz, 1 ch)" in result.stdout
+    shipped = bundled.model()
+    assert shipped is not None
+    assert f"  {shipped.name}: model {Model(shipped).contract.model_id}, labels: " in result.stdout

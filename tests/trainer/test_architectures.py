@@ -14,6 +14,7 @@ from timbrecast.daemon.inference import Model
 from timbrecast.trainer import corpus, hydrogen, synth
 from timbrecast.trainer.architectures import ARCHITECTURES, SEED_PARAMETERS, build
 from timbrecast.trainer.dataset import load_split
+from timbrecast.trainer.heard import LABELS
 from timbrecast.trainer.labelcache import LabelCache
 from timbrecast.trainer.split import Split
 from timbrecast.trainer.train import TrainSettings, train
@@ -75,6 +76,7 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
     model = Model(out)
     assert model.contract.architecture == "small"
     assert model.contract.metrics["quantize"] == "int8"
+    assert model.contract.training_data["labels"] == LABELS, "the model forgets what it learnt"
     keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
     clips = parts["validation"].clips
     expected = LABEL_SCALE.points(keras.predict(clips[..., None], verbose=0))

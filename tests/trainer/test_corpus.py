@@ -158,6 +158,13 @@ def test_a_stopped_build_leaves_the_rest_pending_and_stale_labels_are_relabelled
     assert report.verified == report.labelled_now == len(small_hits)
     assert report.pending == 0 and all(e.labels is not None for e in done)
 
+    # A build stopped at once still takes every label it knows: none goes pending.
+    kept, report = corpus.build(
+        small_hits, tmp_path / "d", LabelCache(tmp_path / "d.db"), 2, Bar, done, stop_after=0.0
+    )
+    assert (report.pending, report.labelled_now) == (0, 0)
+    assert [e.labels for e in kept] == [e.labels for e in done]
+
     # Labels of another view of the hits (a corpus from before ``heard``) are stale.
     before = [corpus.Entry(e.hit, e.key, (0.0,) * 7) for e in done]
     again, report = corpus.build(

@@ -15,7 +15,7 @@ import soundfile
 from tests.trainer.test_corpus import DRUM_MACHINES, Bar
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.preprocess import prepare
-from timbrecast.trainer import cli, corpus, hydrogen, machines, soundfonts
+from timbrecast.trainer import cli, corpus, hydrogen, machines, samplepacks, soundfonts
 from timbrecast.trainer.dataset import Part
 from timbrecast.trainer.labelcache import clip_key, dequantise, quantise
 from timbrecast.trainer.sources import Listing
@@ -154,6 +154,7 @@ def test_dataset_build_takes_the_collection_and_its_copies(
     machines' hits and their copies are labelled and counted by source."""
     monkeypatch.setattr(hydrogen, "listing", lambda: Listing(small_hits[:1], []))
     monkeypatch.setattr(soundfonts, "listing", lambda: Listing([], []))
+    monkeypatch.setattr(samplepacks, "listing", lambda: Listing([], []))
     monkeypatch.setattr(corpus, "committed_entries", lambda: [])
     store = tmp_path / "store"
     status = cli.main(

@@ -189,7 +189,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="render, verify and label the corpus",
         description=textwrap.fill(
             "Render every one-shot of Debian's drum kits (hydrogen-drumkits, hydrogen-data, "
-            "timgm6mb/csound/opl3 SoundFonts, freepats) and of the drum-machine collection "
+            "timgm6mb/csound/opl3 SoundFonts, freepats), of its drum samples (lmms-common, "
+            "sonic-pi-samples, stk) and of the drum-machine collection "
             "(when it is there), their augmented copies, synthetic hits and your own folders; "
             "prepare each as the model sees it; take the labels of clips whose content "
             "matches the committed corpus and have the teacher label the rest, each as "
@@ -201,15 +202,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "  trainer dataset build --user ~/library --scheduler tcp://10.0.0.5:8786\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("--synthetic", type=int, default=5000, help="synthetic hits (5000)")
+    build.add_argument("--synthetic", type=int, default=5500, help="synthetic hits (5500)")
     build.add_argument(
-        "--copies", type=int, default=10, help="augmented copies per Debian-kit or --user hit (10)"
+        "--copies", type=int, default=10, help="augmented copies per Debian or --user hit (10)"
     )
     build.add_argument(
         "--machine-copies",
         type=int,
-        default=2,
-        help="augmented copies per drum-machine hit (2: the collection has 2,539)",
+        default=8,
+        help="augmented copies per drum-machine hit (8: the collection has 2,539)",
     )
     build.add_argument("--seed", type=int, default=0, help="seed of synthesis and augmentation")
     add_drum_machines(build)
