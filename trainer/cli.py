@@ -23,7 +23,7 @@ from timbrecast.trainer.commands import (
 from timbrecast.trainer.commands.common import Misused
 from timbrecast.trainer.labelcache import LabelCacheError
 from timbrecast.trainer.pool import ClusterUnavailable
-from timbrecast.trainer.samplepacks import PackageMissing
+from timbrecast.trainer.sources import PackageMissing
 
 DESCRIPTION = """\
 timbrecast trainer: labels drum one-shots with the AudioCommons timbral models

@@ -47,7 +47,7 @@ from timbrecast.trainer.labelcache import (
 )
 from timbrecast.trainer.labeler import Clip, label_clips
 from timbrecast.trainer.pool import process_pool
-from timbrecast.trainer.sources import AUGMENTED, Hit, Listing
+from timbrecast.trainer.sources import AUGMENTED, Hit, Listing, PackageMissing
 from timbrecast.trainer.split import TEST, TRAIN, VALIDATION, Split
 
 #: The committed corpus: one JSON object per clip, gzip-compressed.
@@ -205,7 +205,7 @@ def _prepare_hit(hit: Hit) -> Rendered:
         PreprocessError,
         audiofile.AudioFileError,
         machines.MachinesError,
-        samplepacks.PackageMissing,
+        PackageMissing,
         ValueError,
         OSError,
     ) as exc:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio, AudioFileError
-from timbrecast.trainer.sources import Hit, Listing, Skipped
+from timbrecast.trainer.sources import Hit, Listing, PackageMissing, Skipped, package_files
 
 #: Listed in this order; the first to list a recording keeps it.
 PACKAGES: tuple[str, ...] = ("hydrogen-drumkits", "hydrogen-data")
@@ -114,14 +113,9 @@ def kit_directories(packages: tuple[str, ...] = PACKAGES) -> list[tuple[str, Pat
     found = []
     for package in packages:
         try:
-            result = subprocess.run(
-                ["dpkg-query", "-L", package], capture_output=True, text=True, check=False
-            )
-        except FileNotFoundError as exc:
-            raise HydrogenError("dpkg-query not found: the kits come from Debian packages") from exc
-        if result.returncode != 0:
-            raise HydrogenError(f"{package} is not installed: apt-get install {package}")
-        files = result.stdout.splitlines()
+            files = package_files(package)
+        except PackageMissing as exc:
+            raise HydrogenError(str(exc)) from exc
         kits = sorted({Path(f).parent for f in files if f.endswith("/drumkit.xml")})
         found.extend((package, directory) for directory in kits)
     return found

@@ -18,7 +18,6 @@ out what is not a single hit, and each is counted.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio, AudioFileError
 from timbrecast.trainer import hydrogen
-from timbrecast.trainer.sources import Hit, Listing, Skipped
+from timbrecast.trainer.sources import Hit, Listing, PackageMissing, Skipped, package_files
 
 #: STK's rawwaves: headerless, 16-bit big-endian, mono, at this rate.
 STK_RATE = 22_050
@@ -67,10 +66,6 @@ OWN_CLASSES: tuple[tuple[str, str], ...] = (
 )
 
 
-class PackageMissing(RuntimeError):
-    """A package the corpus lists samples of is not installed; says how to install it."""
-
-
 def instrument_class(name: str) -> str:
     words = name.lower().replace("_", " ")
     for cls, pattern in OWN_CLASSES:
@@ -79,17 +74,9 @@ def instrument_class(name: str) -> str:
     return hydrogen.instrument_class(words)
 
 
-def package_files(pack: Pack) -> list[Path]:
-    """The package's one-shot files, from dpkg, in sorted order."""
-    try:
-        result = subprocess.run(
-            ["dpkg-query", "-L", pack.package], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as exc:
-        raise PackageMissing("dpkg-query not found: the samples come from Debian packages") from exc
-    if result.returncode != 0:
-        raise PackageMissing(f"{pack.package} is not installed: apt-get install {pack.package}")
-    return sorted(Path(f) for f in result.stdout.splitlines() if re.search(pack.files, f))
+def one_shots(pack: Pack) -> list[Path]:
+    """The package's one-shot files, in sorted order."""
+    return sorted(Path(f) for f in package_files(pack.package) if re.search(pack.files, f))
 
 
 def read(path: Path) -> Audio:
@@ -109,7 +96,7 @@ def listing(packs: tuple[Pack, ...] = PACKS) -> Listing:
     left_out: list[Skipped] = []
     seen: set[str] = set()
     for pack in packs:
-        for path in package_files(pack):
+        for path in one_shots(pack):
             try:
                 reason = hydrogen.reject(path.stem, read(path), seen)
             except AudioFileError:

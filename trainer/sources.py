@@ -10,6 +10,7 @@ against the stored content hash before trusting the stored label.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -87,3 +88,21 @@ class Listing:
     def skipped(self) -> dict[str, int]:
         """How many were left out, by reason."""
         return dict(Counter(s.reason for s in self.left_out))
+
+
+class PackageMissing(RuntimeError):
+    """A Debian package the corpus takes audio from is not installed; says how to
+    install it."""
+
+
+def package_files(package: str) -> list[str]:
+    """Every path the installed Debian ``package`` ships, from dpkg."""
+    try:
+        result = subprocess.run(
+            ["dpkg-query", "-L", package], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise PackageMissing("dpkg-query not found: the corpus comes from Debian packages") from exc
+    if result.returncode != 0:
+        raise PackageMissing(f"{package} is not installed: apt-get install {package}")
+    return result.stdout.splitlines()

@@ -12,8 +12,8 @@ import pytest
 
 from timbrecast.daemon import audiofile
 from timbrecast.trainer import augment, cli, corpus, hydrogen, samplepacks, soundfonts
-from timbrecast.trainer.samplepacks import Pack, PackageMissing
-from timbrecast.trainer.sources import AUGMENTED, INSTRUMENT_CLASSES, Hit, Listing
+from timbrecast.trainer.samplepacks import Pack
+from timbrecast.trainer.sources import AUGMENTED, INSTRUMENT_CLASSES, Hit, Listing, PackageMissing
 from timbrecast.trainer.split import TRAIN, Split
 
 RAWWAVES = Path("/usr/share/stk/rawwaves")
