@@ -4,6 +4,12 @@ Full-integer int8 is the default: weights and activations in int8, calibrated on
 training clips, with float input and output at the boundary (the converter's
 quantize and dequantize ops), so the daemon feeds the same float waveform to any
 export and an accelerator-free board runs integer kernels throughout.
+
+Which 300 clips calibrate matters for this network: six draws of the same model
+gave validation MAEs from 0.0537 to 0.0567 (float 0.0522), and the test kits
+followed them (0.0453-0.0478). So an int8 export calibrates on several draws and
+keeps the one the validation kits score best, a choice made on the kits that
+tune, never on the test kits.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 QUANTIZATIONS = ("int8", "float16", "dynamic", "none")
+#: Calibration draws an int8 export tries (draw 0 is the one single-draw exports used).
+CALIBRATION_DRAWS = 6
+CALIBRATION_CLIPS = 300
 
 
 def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None = None) -> bytes:
@@ -116,8 +125,11 @@ def export(
     store: Path,
     tolerance: float,
     split: Split | None = None,
+    draws: int = CALIBRATION_DRAWS,
 ) -> str:
-    """Convert, embed the contract, and check the result through the daemon's runtime."""
+    """Convert, embed the contract, and check the result through the daemon's runtime;
+    an int8 model is calibrated on ``draws`` draws of training clips, the best on
+    the validation kits kept."""
     import tensorflow as tf
 
     from timbrecast.daemon.contract import (
@@ -137,9 +149,6 @@ def export(
     early_ms = early_ms_of(length)
     parts = load_split(store, split)
     train, validation = parts["train"], parts["validation"]
-    rng = np.random.default_rng(0)
-    chosen = rng.choice(len(train), size=min(300, len(train)), replace=False)
-    calibration = inputs(train.clips[chosen], early_ms)
     validation_inputs = inputs(validation.clips, early_ms)
 
     labels = LABELS if all(e.heard for e in train.entries) else OLD_LABELS
@@ -171,11 +180,32 @@ def export(
             )
         return float(np.abs(predicted - validation.targets).mean())
 
+    def calibration(draw: int) -> np.ndarray:
+        rng = np.random.default_rng(draw)
+        chosen = rng.choice(len(train), size=min(CALIBRATION_CLIPS, len(train)), replace=False)
+        return inputs(train.clips[chosen], early_ms)
+
     reference = convert(keras, "none")
     float_mae = validation_mae(embed_contract(reference, contract(reference, "none", {})))
-    raw = reference if quantize == "none" else convert(keras, quantize, calibration)
-    scores = {"validation_mae_float": round(float_mae, 5), "quantize": quantize}
-    quantised_mae = validation_mae(embed_contract(raw, contract(raw, quantize, scores)))
+    scores: dict = {"validation_mae_float": round(float_mae, 5), "quantize": quantize}
+    if quantize == "none":
+        raw, quantised_mae = reference, float_mae
+    elif quantize == "int8":
+        tried = []
+        for draw in range(draws):
+            candidate = convert(keras, quantize, calibration(draw))
+            embedded = embed_contract(candidate, contract(candidate, quantize, scores))
+            tried.append((validation_mae(embedded), candidate))
+        best = min(range(draws), key=lambda k: tried[k][0])
+        quantised_mae, raw = tried[best]
+        scores["calibration"] = {
+            "clips": CALIBRATION_CLIPS,
+            "draw": best,
+            "validation_mae_per_draw": [round(mae, 5) for mae, _ in tried],
+        }
+    else:
+        raw = convert(keras, quantize)
+        quantised_mae = validation_mae(embed_contract(raw, contract(raw, quantize, scores)))
     scores["validation_mae"] = round(quantised_mae, 5)
     if quantised_mae - float_mae > tolerance:
         raise ExportError(

@@ -71,11 +71,15 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
     from timbrecast.trainer.export import export
 
     out = tmp_path / "small.tflite"
-    message = export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split)
+    message = export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split, draws=3)
     assert "validation MAE" in message
     model = Model(out)
     assert model.contract.architecture == "small"
-    assert model.contract.metrics["quantize"] == "int8"
+    metrics = model.contract.metrics
+    assert metrics["quantize"] == "int8"
+    tried = metrics["calibration"]["validation_mae_per_draw"]
+    assert len(tried) == 3, "each calibration draw is scored"
+    assert metrics["validation_mae"] == tried[metrics["calibration"]["draw"]] == min(tried)
     assert model.contract.training_data["labels"] == LABELS, "the model forgets what it learnt"
     keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
     clips = parts["validation"].clips
@@ -100,7 +104,7 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
     keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
     assert keras.input_shape[1] == early_length(25.0) == 480
     out = tmp_path / "early.tflite"
-    export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split)
+    export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split, draws=1)
     model = Model(out)
     assert model.contract.early_ms == 25.0 and model.contract.input_length == 480
     clips = early(parts["validation"].clips, 25.0)

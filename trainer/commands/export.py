@@ -10,6 +10,7 @@ from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import quiet
 from timbrecast.trainer.commands.common import RUNS, default_store
+from timbrecast.trainer.export import CALIBRATION_CLIPS, CALIBRATION_DRAWS
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -20,7 +21,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise InputMissing(f"{args.model}: no such model")
     try:
         with quiet.tensorflow_output(args.verbose, stdout=True):
-            report = export(args.model, args.out, args.quantize, args.store, args.tolerance)
+            report = export(
+                args.model,
+                args.out,
+                args.quantize,
+                args.store,
+                args.tolerance,
+                draws=args.calibration_draws,
+            )
     except ExportError as exc:
         print(f"trainer: export refused: {exc}", file=sys.stderr)
         return exitcodes.DATA
@@ -61,5 +69,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=0.005,
         help="allowed validation MAE loss against float (default 0.005)",
+    )
+    export.add_argument(
+        "--calibration-draws",
+        type=int,
+        default=CALIBRATION_DRAWS,
+        metavar="N",
+        help=f"int8: calibrate on N draws of {CALIBRATION_CLIPS} training clips and keep the "
+        f"one the validation kits score best (default {CALIBRATION_DRAWS}; about 10 s each for "
+        "seven-filters; 1 is the first draw alone)",
     )
     export.set_defaults(func=cmd_export)
