@@ -21,6 +21,7 @@ from timbrecast.trainer.commands import (
     train,
 )
 from timbrecast.trainer.commands.common import Misused
+from timbrecast.trainer.hydrogen import HydrogenError
 from timbrecast.trainer.labelcache import LabelCacheError
 from timbrecast.trainer.pool import ClusterUnavailable
 from timbrecast.trainer.sources import PackageMissing
@@ -37,10 +38,11 @@ examples:
   trainer label ~/samples/kicks --out kicks.csv
   trainer label a.wav b.flac --out labels.csv --jobs 2
 
-exit statuses: 0 ok, 65 some inputs failed (the rest are written),
-66 an input path is missing, 69 the train extra is not installed, a Debian
-package of the corpus's samples is missing (the message names it), or a Dask
-scheduler named by --scheduler cannot be reached or its workers cannot label.
+exit statuses: 0 ok, 65 some inputs failed (the rest are written) or an
+installed kit's drumkit.xml cannot be read, 66 an input path is missing, 69
+the train extra is not installed, a Debian package of the corpus's samples is
+missing (the message names it), or a Dask scheduler named by --scheduler
+cannot be reached or its workers cannot label.
 """
 
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.OK
     failures: list[tuple[tuple[type[Exception], ...], int]] = [
         ((InputMissing,), exitcodes.NO_INPUT),
-        ((labelfile.LabelFileError,), exitcodes.DATA),
+        ((labelfile.LabelFileError, HydrogenError), exitcodes.DATA),
         ((Misused,), exitcodes.CONFIG),
         ((exitcodes.OutputError, LabelCacheError), exitcodes.CANT_CREATE),
         ((ImportError, ClusterUnavailable, PackageMissing), exitcodes.UNAVAILABLE),

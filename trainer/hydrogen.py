@@ -77,7 +77,9 @@ HELD_TAIL_S = 0.03
 
 
 class HydrogenError(RuntimeError):
-    """A kit that cannot be listed or a hit that cannot be rendered."""
+    """A kit whose ``drumkit.xml`` cannot be read: the package's data is broken.
+    (A package or file that is not there raises ``PackageMissing``, naming what to
+    install; a sample libsndfile cannot read, ``AudioFileError``.)"""
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,7 @@ def kit_directories(packages: tuple[str, ...] = PACKAGES) -> list[tuple[str, Pat
     """(package, kit directory) for every kit the installed packages ship, from dpkg."""
     found = []
     for package in packages:
-        try:
-            files = package_files(package)
-        except PackageMissing as exc:
-            raise HydrogenError(str(exc)) from exc
+        files = package_files(package)
         kits = sorted({Path(f).parent for f in files if f.endswith("/drumkit.xml")})
         found.extend((package, directory) for directory in kits)
     return found
@@ -261,8 +260,5 @@ def render(hit: Hit) -> Audio:
     path = DRUMKITS / fields["directory"] / fields["file"]
     if not path.is_file():
         package = fields["package"]
-        raise HydrogenError(f"{path} is missing: apt-get install {package}")
-    try:
-        return audiofile.read(path)
-    except AudioFileError as exc:
-        raise HydrogenError(str(exc)) from exc
+        raise PackageMissing(f"{path} is missing: apt-get install {package}")
+    return audiofile.read(path)

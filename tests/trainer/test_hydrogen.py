@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from timbrecast.daemon import audiofile
-from timbrecast.trainer import hydrogen
-from timbrecast.trainer.hydrogen import HydrogenError, Listing
-from timbrecast.trainer.sources import INSTRUMENT_CLASSES, Hit
+from timbrecast.daemon.exitcodes import DATA, UNAVAILABLE
+from timbrecast.trainer import cli, corpus, hydrogen, samplepacks, soundfonts
+from timbrecast.trainer.hydrogen import Listing
+from timbrecast.trainer.sources import INSTRUMENT_CLASSES, Hit, PackageMissing
 
 #: Measured on hydrogen-drumkits 2017.09.19~dfsg-1 and hydrogen-data 1.2.0~beta1:
 #: 689 hits in 16 kits (668 and 21 by package).
@@ -27,7 +28,7 @@ MIN_KITS = 16
 def listing() -> Listing:
     try:
         return hydrogen.listing()
-    except HydrogenError as exc:
+    except PackageMissing as exc:
         pytest.fail(str(exc))
 
 
@@ -113,13 +114,53 @@ def test_a_missing_file_names_the_package_to_install() -> None:
         package="hydrogen-drumkits", kit="Gone", directory="Gone", file="x.flac",
         instrument="Kick", velocity_min=0.0, velocity_max=1.0,
     )  # fmt: skip
-    with pytest.raises(HydrogenError, match="apt-get install hydrogen-drumkits"):
+    with pytest.raises(PackageMissing, match="apt-get install hydrogen-drumkits"):
         hydrogen.render(Hit("hydrogen-drumkits", "Gone", "Kick", "kick", recipe))
 
 
 def test_a_missing_package_names_itself() -> None:
-    with pytest.raises(HydrogenError, match="apt-get install timbrecast-no-such-kits"):
+    with pytest.raises(PackageMissing, match="apt-get install timbrecast-no-such-kits"):
         hydrogen.kit_directories(("timbrecast-no-such-kits",))
+
+
+def only_hydrogen(monkeypatch, tmp_path: Path, package: str) -> None:
+    """A build whose only source is the Hydrogen kits of ``package``."""
+    real = hydrogen.listing
+    monkeypatch.setattr(hydrogen, "listing", lambda: real((package,)))
+    monkeypatch.setattr(samplepacks, "listing", lambda: Listing([], []))
+    monkeypatch.setattr(soundfonts, "listing", lambda: Listing([], []))
+    monkeypatch.setattr(corpus, "committed_entries", lambda: [])
+    monkeypatch.chdir(tmp_path)  # no drum machines either
+
+
+def build(capsys) -> tuple[int, str]:
+    status = cli.main(["dataset", "build", "--store", "store", "--quiet", "--synthetic", "0"])
+    return status, capsys.readouterr().err
+
+
+def test_a_missing_package_stops_the_build_with_its_name_and_69(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    only_hydrogen(monkeypatch, tmp_path, "timbrecast-no-such-kits")
+    status, err = build(capsys)
+    assert status == UNAVAILABLE, err
+    assert (
+        "timbrecast-no-such-kits is not installed: apt-get install timbrecast-no-such-kits" in err
+    )
+
+
+def test_a_broken_kit_stops_the_build_naming_its_file_and_65(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    kit = tmp_path / "Broken"
+    kit.mkdir()
+    (kit / "drumkit.xml").write_text("<drumkit_info><name>Broken</name>")
+    only_hydrogen(monkeypatch, tmp_path, "hydrogen-drumkits")
+    # dpkg lists what Debian ships, which is sound: this kit stands in for a damaged install.
+    monkeypatch.setattr(hydrogen, "kit_directories", lambda packages: [(packages[0], kit)])
+    status, err = build(capsys)
+    assert status == DATA, err
+    assert f"{kit}/drumkit.xml" in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(
