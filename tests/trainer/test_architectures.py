@@ -119,3 +119,14 @@ def test_trainer_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("label", "dataset", "train", "evaluate", "export", "groove"):
         assert command in result.stdout
+
+
+def test_export_wants_at_least_one_calibration_draw(tmp_path: Path, capsys) -> None:
+    from timbrecast.daemon.exitcodes import CONFIG
+    from timbrecast.trainer import cli
+
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"")
+    argv = ["export", "--tflite", str(model), "--out", str(tmp_path / "m.tflite")]
+    assert cli.main([*argv, "--calibration-draws", "0"]) == CONFIG
+    assert "--calibration-draws 0: at least 1" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 from timbrecast.daemon import exitcodes
 from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import quiet
-from timbrecast.trainer.commands.common import RUNS, default_store
+from timbrecast.trainer.commands.common import RUNS, Misused, default_store
 from timbrecast.trainer.export import CALIBRATION_CLIPS, CALIBRATION_DRAWS
 
 
@@ -19,6 +19,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.model.exists():
         raise InputMissing(f"{args.model}: no such model")
+    if args.calibration_draws < 1:
+        raise Misused(f"--calibration-draws {args.calibration_draws}: at least 1")
     try:
         with quiet.tensorflow_output(args.verbose, stdout=True):
             report = export(
