@@ -36,7 +36,7 @@ import numpy as np
 
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio, AudioFileError
-from timbrecast.trainer.sources import Hit, Listing, PackageMissing, Skipped, package_files
+from timbrecast.trainer.sources import Hit, Listing, Skipped, installed, package_files
 
 #: Listed in this order; the first to list a recording keeps it.
 PACKAGES: tuple[str, ...] = ("hydrogen-drumkits", "hydrogen-data")
@@ -258,7 +258,4 @@ def render(hit: Hit) -> Audio:
     """The layer's file as it is: Hydrogen's per-layer gain and pitch are not applied."""
     fields = hit.recipe_fields()
     path = DRUMKITS / fields["directory"] / fields["file"]
-    if not path.is_file():
-        package = fields["package"]
-        raise PackageMissing(f"{path} is missing: apt-get install {package}")
-    return audiofile.read(path)
+    return audiofile.read(installed(path, fields["package"]))

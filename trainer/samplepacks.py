@@ -26,7 +26,7 @@ import numpy as np
 from timbrecast.daemon import audiofile
 from timbrecast.daemon.audiofile import Audio, AudioFileError
 from timbrecast.trainer import hydrogen
-from timbrecast.trainer.sources import Hit, Listing, PackageMissing, Skipped, package_files
+from timbrecast.trainer.sources import Hit, Listing, Skipped, installed, package_files
 
 #: STK's rawwaves: headerless, 16-bit big-endian, mono, at this rate.
 STK_RATE = 22_050
@@ -113,7 +113,4 @@ def listing(packs: tuple[Pack, ...] = PACKS) -> Listing:
 def render(hit: Hit) -> Audio:
     """The sample's file as it is."""
     fields = hit.recipe_fields()
-    path = Path(fields["file"])
-    if not path.is_file():
-        raise PackageMissing(f"{path} is missing: apt-get install {fields['package']}")
-    return read(path)
+    return read(installed(Path(fields["file"]), fields["package"]))

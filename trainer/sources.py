@@ -13,6 +13,7 @@ import json
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: What an augmented copy's ``Hit.source`` adds to its base's.
@@ -106,3 +107,10 @@ def package_files(package: str) -> list[str]:
     if result.returncode != 0:
         raise PackageMissing(f"{package} is not installed: apt-get install {package}")
     return result.stdout.splitlines()
+
+
+def installed(path: Path, package: str) -> Path:
+    """``path``, a sample file ``package`` ships, if it is there; else say what to install."""
+    if not path.is_file():
+        raise PackageMissing(f"{path} is missing: apt-get install {package}")
+    return path
