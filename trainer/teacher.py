@@ -1,7 +1,7 @@
 """The AudioCommons timbral models as the teacher, on today's numpy and librosa.
 
 ``timbral_models`` 0.4.0 (2019) is unmaintained and breaks on a current stack in
-three places. This module bridges exactly those, and nothing else, so that its
+four places. This module bridges exactly those, and nothing else, so that its
 labels match the ones it gave in its own era (``shared/fixtures/teacher-parity``):
 
 1. librosa >= 0.10 made the audio and rate arguments keyword-only; the package
@@ -11,6 +11,14 @@ labels match the ones it gave in its own era (``shared/fixtures/teacher-parity``
    analysis, so the resampler moves labels by up to ~10 points (warmth,
    hardness). We resample with ``kaiser_best`` as the original did.
 3. numpy 2 removed ``np.lib.pad``; ``np.pad`` is the same function.
+4. scipy >= 1.15's ``ndimage.median_filter`` is wrong along an axis two elements
+   long when the kernel is longer (it reads memory it never wrote, so the result
+   changes from run to run and is often NaN). librosa's ``hpss`` filters along
+   time with a 31-frame kernel, so a clip of 512-1023 samples at 44.1 kHz (two
+   STFT frames, 12-23 ms: a stick, a click) got a NaN or arbitrary hardness. We
+   hand ``hpss`` the spectrogram already reflected out by half a kernel on each
+   side and keep the middle: the same medians scipy's own reflect mode means, on
+   an axis long enough that the fault cannot arise.
 
 The bridge is a per-module replacement of the ``librosa`` and ``np`` names inside
 the package's own modules, never a patch of the real libraries, so nothing else
@@ -35,6 +43,8 @@ from timbrecast.daemon.contract import DESCRIPTORS, SAMPLE_RATE
 
 #: The resampler librosa 0.9 used by default, and so the one the labels assume.
 ORIGINAL_RESAMPLER = "kaiser_best"
+#: librosa's default ``hpss`` kernel, the one the package uses (frames and bins).
+HPSS_KERNEL = 31
 
 
 class TeacherError(ValueError):
@@ -71,9 +81,18 @@ def _librosa_bridge(librosa: types.ModuleType) -> types.SimpleNamespace:
             y, orig_sr=orig_sr, target_sr=target_sr, res_type=res_type, **kwargs
         )
 
+    def hpss(spectrogram):
+        half = HPSS_KERNEL // 2
+        # numpy's "symmetric" is scipy's "reflect" (d c b a | a b c d), repeated as
+        # often as a short axis needs; no median window reaches the padded edges.
+        padded = np.pad(spectrogram, ((0, 0), (half, half)), mode="symmetric")
+        harmonic, percussive = librosa.decompose.hpss(padded, kernel_size=HPSS_KERNEL)
+        return harmonic[:, half:-half], percussive[:, half:-half]
+
     core = types.SimpleNamespace(stft=librosa.stft, istft=librosa.istft, resample=resample)
     onset = types.SimpleNamespace(onset_strength=onset_strength, onset_detect=onset_detect)
-    return types.SimpleNamespace(core=core, onset=onset, decompose=librosa.decompose)
+    decompose = types.SimpleNamespace(hpss=hpss)
+    return types.SimpleNamespace(core=core, onset=onset, decompose=decompose)
 
 
 def _numpy_bridge() -> types.ModuleType:
