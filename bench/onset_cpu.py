@@ -47,7 +47,7 @@ def activation_alone(audio: np.ndarray) -> float:
     activation = Activation(RATE, framer.frame, FRAME_S, HOP_S)
     start = time.process_time()
     for magnitude in magnitudes:
-        activation.step(magnitude)
+        activation.step(magnitude[None])
     return time.process_time() - start
 
 

@@ -54,7 +54,7 @@ def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 def instrument() -> None:
     """Wrap each stage where the pipeline calls it."""
-    OnsetDetector.process = timed("onset detection", OnsetDetector.process)
+    OnsetDetector.process_channels = timed("onset detection", OnsetDetector.process_channels)
     Segmenter.process = timed("segmentation (cutting hits)", Segmenter.process)
     pipeline.prepare = timed("preprocessing per hit (resample, align, normalise)", pipeline.prepare)
     pipeline.early = timed("preprocessing per hit (resample, align, normalise)", pipeline.early)

@@ -206,34 +206,48 @@ def _proven(path: Path) -> selftest.Verdict | None:
     )
 
 
-def _interpreter(chosen: runtime.Runtime, content: bytes, xnnpack: bool) -> Any:
+def _interpreter(chosen: runtime.Runtime, content: bytes, xnnpack: bool, channels: int = 1) -> Any:
+    """An interpreter that reads ``channels`` windows per call."""
     with quiet_stderr():
         interpreter = chosen.interpreter(content, 1, xnnpack)
+        shape = list(interpreter.get_input_details()[0]["shape"])
+        if shape != [1, ROWS, BANDS]:
+            raise ModelContractError(f"onset model: input shape {shape}, not [1, {ROWS}, {BANDS}]")
+        if channels != 1:
+            interpreter.resize_tensor_input(
+                interpreter.get_input_details()[0]["index"], [channels, ROWS, BANDS]
+            )
         interpreter.allocate_tensors()
-    shape = list(interpreter.get_input_details()[0]["shape"])
-    if shape != [1, ROWS, BANDS]:
-        raise ModelContractError(f"onset model: input shape {shape}, not [1, {ROWS}, {BANDS}]")
     return interpreter
 
 
 class Activation:
-    """One channel's activation: its frame context and its own interpreter (a
-    TFLite interpreter is not shared between threads). ``verdict`` is the model's
-    self-test at load (``selftest``)."""
+    """The activations of a stream's ``channels``, one frame of each at a time: their
+    frame contexts and memories, and one interpreter (a TFLite interpreter is not
+    shared between threads) that reads all the channels' windows in one call. A
+    frame's fixed cost (the call into the runtime, a dozen numpy calls) is most of
+    the detector's, so it is paid once per hop, not once per channel. ``verdict`` is
+    the model's self-test at load (``selftest``)."""
 
     def __init__(
-        self, sample_rate: int, frame: int, frame_s: float, hop_s: float, path: Path | None = None
+        self,
+        sample_rate: int,
+        frame: int,
+        frame_s: float,
+        hop_s: float,
+        path: Path | None = None,
+        channels: int = 1,
     ) -> None:
         path = path or onset_model()
         content, self.contract = _load(path)
         self.contract.check(frame_s, hop_s)
         self.verdict = _proven(path)
         self._bank = filterbank(sample_rate, frame)
-        self._window = np.full((ROWS, BANDS), SILENCE, dtype=np.float32)
-        self._memory = np.full(BANDS, SILENCE, dtype=np.float32)
-        self._falling = np.empty(BANDS, dtype=np.float64)
+        self._window = np.full((channels, ROWS, BANDS), SILENCE, dtype=np.float32)
+        self._memory = np.full((channels, BANDS), SILENCE, dtype=np.float32)
+        self._falling = np.empty((channels, BANDS), dtype=np.float64)
         self._interpreter = _interpreter(
-            runtime.load(), content, self.verdict is None or self.verdict.xnnpack
+            runtime.load(), content, self.verdict is None or self.verdict.xnnpack, channels
         )
         # Views of the interpreter's own input and output, fetched anew for each
         # frame (a view must not outlive an invoke), so a frame is written once
@@ -241,24 +255,26 @@ class Activation:
         self._input = self._interpreter.tensor(self._interpreter.get_input_details()[0]["index"])
         self._output = self._interpreter.tensor(self._interpreter.get_output_details()[0]["index"])
 
-    def step(self, magnitude: np.ndarray) -> float:
-        """The next frame's magnitude spectrum in, its activation out.
+    def step(self, magnitudes: np.ndarray) -> list[float]:
+        """The next frame's magnitude spectrum of each channel in (``(channels, bins)``),
+        their activations out.
 
         The same numbers as ``features`` and ``remembered`` give for a groove (the
-        trainer's path), computed in place: this runs 250 times a second per channel.
+        trainer's path), computed in place: this runs 250 times a second.
         """
         window = self._window
-        window[: CONTEXT - 1] = window[1:CONTEXT]
-        window[CONTEXT] = self._memory
-        value = window[CONTEXT - 1]
-        np.log10(EPS + magnitude[None] @ self._bank.T, out=value[None])
+        window[:, : CONTEXT - 1] = window[:, 1:CONTEXT]
+        window[:, CONTEXT] = self._memory
+        value = window[:, CONTEXT - 1]
+        np.log10(EPS + magnitudes @ self._bank.T, out=value)
         np.subtract(self._memory, DECAY, out=self._falling, dtype=np.float64)
         np.maximum(value, self._falling, out=self._falling)
         self._memory[:] = self._falling
         return self.invoke(window)
 
-    def invoke(self, window: np.ndarray) -> float:
-        """The activation of one (ROWS, BANDS) window: the frames, then the memory."""
-        self._input()[0] = window
+    def invoke(self, windows: np.ndarray) -> list[float]:
+        """The activations of ``(channels, ROWS, BANDS)`` windows (each the frames, then
+        the memory)."""
+        self._input()[:] = windows
         self._interpreter.invoke()
-        return float(self._output()[0, 0])
+        return self._output()[:, 0].tolist()

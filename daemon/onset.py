@@ -40,7 +40,6 @@ with another seed (``--seed 1``) than the one its reported figures use (0).
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, fields
 from typing import Protocol
 
@@ -126,12 +125,11 @@ class OnsetEvent:
 
 @dataclass(frozen=True)
 class Frames:
-    """The frames a block completed: where each ends (stream sample), its magnitude
-    spectrum (``(n, bins)``, a full-scale sine's peak reads 1) and its RMS."""
+    """The frames a block completed: where each ends (stream sample) and its magnitude
+    spectrum (``(n, bins)``, a full-scale sine's peak reads 1)."""
 
     ends: np.ndarray
     magnitudes: np.ndarray
-    rms: np.ndarray
 
 
 class Framer:
@@ -155,20 +153,24 @@ class Framer:
         self._fill = self._keep
         self._consumed = 0
         self._pending = 0
-        bins = self.frame // 2 + 1
-        self._none = Frames(
-            np.zeros(0, dtype=np.int64), np.zeros((0, bins), dtype=np.float32), np.zeros(0)
-        )
+        self._no_ends = np.zeros(0, dtype=np.int64)
 
     def push(self, block: np.ndarray) -> Frames:
         """Feed the next samples (1-D float); returns the frames they complete."""
+        ends, frames = self.cut(block)
+        return Frames(ends, self.spectra(frames))
+
+    def cut(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed the next samples (1-D float); returns where each frame they complete
+        ends (stream samples) and its samples (``(n, frame)``, valid until the next
+        block)."""
         block = np.asarray(block, dtype=np.float32).ravel()
         self._append(block)
         self._consumed += block.size
         self._pending += block.size
         hops = self._pending // self.hop
         if hops == 0:  # most blocks of a live stream are shorter than a hop
-            return self._none
+            return self._no_ends, self._buffer[:0].reshape(0, self.frame)
         self._pending -= hops * self.hop
         history = self._buffer[: self._fill]
         end = history.size - self._pending
@@ -176,18 +178,27 @@ class Framer:
         if hops == 1:
             # A live stream's usual case, one frame: the same arithmetic as below,
             # without the index arrays (each numpy call costs microseconds here).
-            frames = history[end - self.frame : end][None]
-            ends = np.array([last], dtype=np.int64)
-        else:
-            back = self.hop * np.arange(hops - 1, -1, -1)
-            frames = np.lib.stride_tricks.sliding_window_view(history, self.frame)[
-                end - self.frame - back
-            ]
-            ends = last - back
+            return np.array([last], dtype=np.int64), history[end - self.frame : end][None]
+        back = self.hop * np.arange(hops - 1, -1, -1)
+        frames = np.lib.stride_tricks.sliding_window_view(history, self.frame)[
+            end - self.frame - back
+        ]
+        return last - back, frames
+
+    def spectra(self, frames: np.ndarray) -> np.ndarray:
+        """The magnitude spectra of ``(..., frame)`` samples (of any channels and
+        frames: one FFT call for them all)."""
         magnitudes = np.abs(np.fft.rfft(frames * self._window))
         magnitudes *= self._scale
-        power = np.square(frames, dtype=np.float64).sum(axis=1)
-        return Frames(ends, magnitudes, np.sqrt(power / self.frame))
+        return magnitudes
+
+    def level_db(self, frame_end: int) -> float:
+        """The RMS level (dBFS) of the frame that ends at ``frame_end``, which must
+        be one of the last block's. Only a candidate onset needs it."""
+        offset = self._fill - (self._consumed - frame_end)
+        frame = self._buffer[offset - self.frame : offset]
+        power = float(np.square(frame, dtype=np.float64).sum())
+        return 20.0 * float(np.log10(max(np.sqrt(power / self.frame), 1e-12)))
 
     def _append(self, block: np.ndarray) -> None:
         if self._fill + block.size > self._buffer.size:
@@ -228,77 +239,105 @@ class Framer:
 
 
 class _Method(Protocol):
-    """One frame in; its detection value out, and whether an onset candidate ends
-    there or (``back`` 1) at the frame before."""
+    """One frame of each channel in (``(channels, bins)``); out, the onset candidates
+    that end there: (channel, detection value, ``back``), where ``back`` 1 means the
+    candidate ends at the frame before."""
 
     #: The model it runs, if any, and how its self-test went.
     model_id: str | None
     verdict: Verdict | None
 
     def step(
-        self, magnitude: np.ndarray, settings: DetectorSettings
-    ) -> tuple[float, bool, int]: ...
+        self, magnitudes: np.ndarray, settings: DetectorSettings
+    ) -> list[tuple[int, float, int]]: ...
 
 
 class _Flux:
     model_id = None
     verdict = None
 
-    def __init__(self, framer: Framer) -> None:
+    def __init__(self, framer: Framer, channels: int) -> None:
         self._previous: np.ndarray | None = None
-        self._recent: deque[float] = deque(maxlen=MEDIAN_FRAMES)
-        self._mask = 0.0
+        # The last MEDIAN_FRAMES fluxes of each channel, oldest overwritten first
+        # (a median does not care about their order).
+        self._recent = np.zeros((MEDIAN_FRAMES, channels))
+        self._count = 0
+        self._mask = np.zeros(channels)
         self._mask_decay = float(np.exp(-framer.hop / (MASK_S * framer.sample_rate)))
 
-    def step(self, magnitude: np.ndarray, settings: DetectorSettings) -> tuple[float, bool, int]:
-        spectrum = np.log10(1.0 + GAMMA * magnitude)
+    def step(
+        self, magnitudes: np.ndarray, settings: DetectorSettings
+    ) -> list[tuple[int, float, int]]:
+        spectrum = np.log10(1.0 + GAMMA * magnitudes)
         previous, self._previous = self._previous, spectrum
         if previous is None:
-            return 0.0, False, 0
-        widened = np.maximum(np.maximum(previous[:-2], previous[1:-1]), previous[2:])
-        flux = float(np.mean(np.maximum(spectrum[1:-1] - widened, 0.0)))
-        baseline = float(np.median(self._recent)) if self._recent else 0.0
-        self._recent.append(flux)
-        mask, self._mask = self._mask, max(flux, self._mask * self._mask_decay)
-        threshold = max(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
-        return flux, flux > threshold, 0
+            return []
+        widened = np.maximum(np.maximum(previous[:, :-2], previous[:, 1:-1]), previous[:, 2:])
+        flux = np.mean(np.maximum(spectrum[:, 1:-1] - widened, 0.0), axis=1).astype(np.float64)
+        filled = min(self._count, MEDIAN_FRAMES)
+        baseline = np.median(self._recent[:filled], axis=0) if filled else np.zeros_like(flux)
+        self._recent[self._count % MEDIAN_FRAMES] = flux
+        self._count += 1
+        mask, self._mask = self._mask, np.maximum(flux, self._mask * self._mask_decay)
+        threshold = np.maximum(settings.threshold + RATIO * baseline, MASK_RATIO * mask)
+        return [(int(c), float(flux[c]), 0) for c in np.flatnonzero(flux > threshold)]
 
 
 class _Learned:
-    def __init__(self, framer: Framer) -> None:
-        self._activation = Activation(framer.sample_rate, framer.frame, FRAME_S, HOP_S)
+    def __init__(self, framer: Framer, channels: int) -> None:
+        self._activation = Activation(
+            framer.sample_rate, framer.frame, FRAME_S, HOP_S, channels=channels
+        )
         self.model_id: str | None = self._activation.contract.model_id
         self.verdict: Verdict | None = self._activation.verdict
-        self._armed = True
-        self._previous = 0.0
+        self._armed = [True] * channels
+        self._previous = [0.0] * channels
 
-    def step(self, magnitude: np.ndarray, settings: DetectorSettings) -> tuple[float, bool, int]:
-        value = self._activation.step(magnitude)
-        previous, self._previous = self._previous, value
-        # An attack lights up several frames, a flicker of noise one: a frame above
-        # the threshold fires at once only if the network is sure, else when the
-        # next frame confirms it (one hop of look-ahead), and the onset is placed from
-        # the first frame, as if it had fired there.
-        above = value >= settings.activation
-        fires = self._armed and above and (value >= SURE or previous >= settings.activation)
-        back = int(fires and previous >= settings.activation)
-        # Re-armed once the activation has fallen well below the threshold: one
-        # stroke's frames above it make one candidate, not one per frame.
-        self._armed = value < 0.5 * settings.activation or (self._armed and not fires)
-        return value, fires, back
+    def step(
+        self, magnitudes: np.ndarray, settings: DetectorSettings
+    ) -> list[tuple[int, float, int]]:
+        values = self._activation.step(magnitudes)
+        threshold, candidates = settings.activation, []
+        # Plain Python per channel: for a few values, faster than numpy's calls.
+        for channel, value in enumerate(values):
+            previous = self._previous[channel]
+            self._previous[channel] = value
+            # An attack lights up several frames, a flicker of noise one: a frame
+            # above the threshold fires at once only if the network is sure, else
+            # when the next frame confirms it (one hop of look-ahead), and the onset
+            # is placed from the first frame, as if it had fired there.
+            armed = self._armed[channel]
+            fires = armed and value >= threshold and (value >= SURE or previous >= threshold)
+            if fires:
+                candidates.append((channel, value, int(previous >= threshold)))
+            # Re-armed once the activation has fallen well below the threshold: one
+            # stroke's frames above it make one candidate, not one per frame.
+            self._armed[channel] = value < 0.5 * threshold or (armed and not fires)
+        return candidates
 
 
 class OnsetDetector:
-    """Stateful onset detector for one mono channel at ``sample_rate``."""
+    """Stateful onset detector for the ``channels`` of one stream at ``sample_rate``.
 
-    def __init__(self, sample_rate: int, settings: DetectorSettings | None = None) -> None:
+    Each channel has its own frames, memory, peak picking and onsets; a hop's frames
+    of all the channels go through one FFT and one network call together, so a
+    channel more costs a fraction of the first (``bench/realtime.py``). A channel's
+    activations may differ from those it gets alone in the last bit of a float (the
+    band sums are one matrix product for all channels)."""
+
+    def __init__(
+        self, sample_rate: int, settings: DetectorSettings | None = None, channels: int = 1
+    ) -> None:
         self.sample_rate = sample_rate
         self.settings = settings or DetectorSettings()
-        self.framer = Framer(sample_rate)
+        self.framers = [Framer(sample_rate) for _ in range(channels)]
+        self.framer = self.framers[0]
         self._method: _Method = (
-            _Learned(self.framer) if self.settings.method == "learned" else _Flux(self.framer)
+            _Learned(self.framer, channels)
+            if self.settings.method == "learned"
+            else _Flux(self.framer, channels)
         )
-        self._last_onset = -(10**12)
+        self._last_onset = [-(10**12)] * channels
 
     @property
     def model_id(self) -> str | None:
@@ -311,43 +350,54 @@ class OnsetDetector:
         return self._method.verdict
 
     def process(self, block: np.ndarray) -> list[OnsetEvent]:
-        """Feed the next samples (1-D float); returns the onsets they complete."""
-        frames = self.framer.push(block)
-        if not frames.ends.size:
-            return []
-        events = []
-        for end, magnitude, rms in zip(frames.ends, frames.magnitudes, frames.rms, strict=True):
-            event = self._step(magnitude, float(rms), int(end))
-            if event is not None:
-                events.append(event)
+        """Feed the next samples of a one-channel stream (1-D float); returns the
+        onsets they complete."""
+        return self.process_channels(np.asarray(block).reshape(-1, 1))[0]
+
+    def process_channels(self, block: np.ndarray) -> list[list[OnsetEvent]]:
+        """Feed the next ``(frames, channels)`` samples; returns each channel's onsets."""
+        if block.shape[1] != len(self.framers):
+            raise ValueError(f"expected {len(self.framers)} channels, got {block.shape[1]}")
+        cuts = [framer.cut(block[:, c]) for c, framer in enumerate(self.framers)]
+        ends = cuts[0][0]
+        events: list[list[OnsetEvent]] = [[] for _ in self.framers]
+        if not ends.size:
+            return events
+        # (frames, channels, bins): one FFT for every channel's frames of the block.
+        frames = cuts[0][1][:, None] if len(cuts) == 1 else np.stack([f for _, f in cuts], 1)
+        magnitudes = self.framer.spectra(frames)
+        for end, magnitude in zip(ends.tolist(), magnitudes, strict=True):
+            for channel, value, back in self._method.step(magnitude, self.settings):
+                event = self._confirm(channel, value, back, end)
+                if event is not None:
+                    events[channel].append(event)
         return events
 
-    def _step(self, magnitude: np.ndarray, rms: float, frame_end: int) -> OnsetEvent | None:
-        settings = self.settings
-        value, candidate, back = self._method.step(magnitude, settings)
-        if not candidate:
-            return None
-        seen = frame_end - back * self.framer.hop
-        level_db = 20.0 * np.log10(max(rms, 1e-12))
+    def _confirm(self, channel: int, value: float, back: int, frame_end: int) -> OnsetEvent | None:
+        """A candidate of ``channel`` becomes an onset if it is above the floor and
+        outside the guard of the last one, placed on its attack."""
+        settings, framer = self.settings, self.framers[channel]
+        last_onset = self._last_onset[channel]
+        seen = frame_end - back * framer.hop
         # The previous frame reached back before the stream's first sample.
-        startup = frame_end - self.framer.hop < self.framer.frame
+        startup = frame_end - framer.hop < framer.frame
         margin = STARTUP_MARGIN_DB if startup else 0.0
-        if level_db <= settings.floor_db + margin:
+        if framer.level_db(frame_end) <= settings.floor_db + margin:
             return None
         guard = round(settings.min_interval * self.sample_rate)
-        if frame_end - self._last_onset < guard:
+        if frame_end - last_onset < guard:
             return None
-        attack = self.framer.attack(seen)
-        if attack - self._last_onset < guard and back:
+        attack = framer.attack(seen)
+        if attack - last_onset < guard and back:
             # The first frame may have risen with only the hit's first samples in
             # it: placed from there, the attack lands on the last hit's tail, under
             # the guard. If the frame that confirmed it puts the attack after that
             # first frame, that is where it is. (Without this, a hit 30.4 ms after
             # another went missing at some phases of the hop grid: live capture
             # lost what `analyze` found.)
-            later = self.framer.attack(frame_end)
+            later = framer.attack(frame_end)
             attack = later if later > seen else attack
-        if attack - self._last_onset < guard:
+        if attack - last_onset < guard:
             return None
-        self._last_onset = attack
+        self._last_onset[channel] = attack
         return OnsetEvent(sample=attack, detected_at=frame_end, strength=value)

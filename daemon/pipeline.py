@@ -5,7 +5,8 @@ callback's queue, a file paced in real time, a file read as fast as possible,
 raw PCM on stdin. Everything after that is the same code, so what ``analyze``
 measures on a file is what the daemon does live.
 
-Per channel: an ``OnsetDetector`` and a ``Segmenter`` at the native rate. An
+Per channel: onset detection and a ``Segmenter`` at the native rate (one
+``OnsetDetector`` serves all the channels, their frames analysed together). An
 onset is sent at once (a synth can trigger on it); its one-shot goes to the
 inference worker, which runs whatever has queued up as one batch and sends a
 timbre event per hit. Every hit is counted, and so is every one not described.
@@ -138,7 +139,6 @@ class _Job:
 class _Channel:
     def __init__(self, name: str, rate: int, settings: DetectorSettings, full_second: bool) -> None:
         self.name = name
-        self.detector = OnsetDetector(rate, settings)
         self.segmenter = Segmenter(rate, settings.floor_db, full_second)
         self.counters = Counters()
         #: Onset sample -> the hit announced there, until its one-shot is queued.
@@ -177,6 +177,8 @@ class Pipeline:
         self.clock = clock
         self.settings = settings or DetectorSettings()
         self.channels = [_Channel(n, sample_rate, self.settings, full_second) for n in sources]
+        #: One detector for all the channels: their frames go through it together.
+        self.detector = OnsetDetector(sample_rate, self.settings, len(sources))
         self.invalid_samples = 0
         self.inference_ms = 0.0
         self._state = "running"
@@ -223,8 +225,8 @@ class Pipeline:
     def reload(self, settings: DetectorSettings) -> None:
         """New detection settings from the next block on; nothing is reopened."""
         self.settings = settings
+        self.detector.settings = settings
         for channel in self.channels:
-            channel.detector.settings = settings
             channel.segmenter.floor_db = settings.floor_db
 
     def process(self, frames: np.ndarray, unix_ns: int | None = None) -> None:
@@ -249,9 +251,9 @@ class Pipeline:
             frames = np.where(finite, frames, np.float32(0.0))
         if unix_ns is not None or self._anchor is None:
             self._anchor = (self._samples, unix_ns if unix_ns is not None else self.clock())
-        for index, channel in enumerate(self.channels):
+        heard = self.detector.process_channels(frames)
+        for index, (channel, onsets) in enumerate(zip(self.channels, heard, strict=True)):
             samples = frames[:, index]
-            onsets = channel.detector.process(samples)
             segments = channel.segmenter.process(samples, onsets)
             for onset in onsets:
                 hit = self._announce(channel, onset)

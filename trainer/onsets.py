@@ -283,4 +283,6 @@ def _activations(content: bytes, inputs: np.ndarray) -> np.ndarray:
         handle.write(content)
         handle.flush()
         activation = Activation(RATE, Framer(RATE).frame, FRAME_S, HOP_S, Path(handle.name))
-        return np.array([activation.invoke(window) for window in inputs.astype(np.float32)])
+        return np.array(
+            [activation.invoke(window[None])[0] for window in inputs.astype(np.float32)]
+        )

@@ -95,7 +95,7 @@ def serve(
         health=Health(drops=lambda: publisher.drops, overruns=lambda: source.overruns),
     )
     early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
-    detector = pipeline.channels[0].detector
+    detector = pipeline.detector
     proven = [(model.model_id, model.verdict), (detector.model_id, detector.verdict)]
     if early_model is not None:
         proven.append((early_model.model_id, early_model.verdict))

@@ -104,10 +104,10 @@ def test_the_detector_reads_its_stream_as_the_trainer_cuts_it() -> None:
     online = []
     for start in range(0, audio.size, 128):
         for magnitude in framer.push(audio[start : start + 128]).magnitudes:
-            online.append(live.step(magnitude))
+            online.append(live.step(magnitude[None])[0])
     assert offline.shape == (len(online), ROWS, BANDS)
     batch = Activation(rate, Framer(rate).frame, FRAME_S, HOP_S)
-    expected = [batch.invoke(window) for window in offline]
+    expected = [batch.invoke(window[None])[0] for window in offline]
     assert np.allclose(online, expected, atol=1e-6)
 
 

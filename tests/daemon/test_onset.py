@@ -177,3 +177,36 @@ def test_the_onsets_do_not_depend_on_where_the_hops_fall(method: str) -> None:
         shifted = placed(lead)
         assert len(shifted) == len(aligned), lead
         assert np.abs(np.subtract(shifted, aligned)).max() <= rate // 2000, lead
+
+
+def test_each_channel_of_a_stream_gets_the_onsets_it_gets_alone(
+    parity_dir: Path, method: str
+) -> None:
+    """The channels of one stream are framed, transformed and run through the
+    network together: a channel's onsets must not depend on its neighbours (a loud
+    tom beside a soft hat, one channel silent)."""
+    tom, hat = sample(parity_dir, "TomFloor-Hardest"), sample(parity_dir, "HatClosed-Softest")
+    channels = [
+        play([(0.1 + 0.4 * i, tom, 0.9) for i in range(6)], 2.6),
+        play([(0.25 + 0.2 * i, hat, 0.1 + 0.05 * i) for i in range(11)], 2.6),
+        np.zeros(round(2.6 * RATE), dtype=np.float32),
+    ]
+    stream = np.stack(channels, axis=1)
+    detector = OnsetDetector(RATE, DetectorSettings(method=method), channels=len(channels))
+    together: list[list[tuple[int, int]]] = [[] for _ in channels]
+    for start in range(0, stream.shape[0], 128):
+        block = detector.process_channels(stream[start : start + 128])
+        for heard, events in zip(together, block, strict=True):
+            heard += [(e.sample, e.detected_at) for e in events]
+    alone = []
+    for audio in channels:
+        single = OnsetDetector(RATE, DetectorSettings(method=method))
+        alone.append(
+            [
+                (e.sample, e.detected_at)
+                for start in range(0, audio.size, 128)
+                for e in single.process(audio[start : start + 128])
+            ]
+        )
+    assert [len(c) for c in alone] == [6, 11, 0]
+    assert together == alone
