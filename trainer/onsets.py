@@ -210,6 +210,33 @@ def render_sets(settings: OnsetTraining, drum_machines: Path) -> tuple[Windows, 
     return train_set, validation
 
 
+def _batches(windows: Windows, settings: OnsetTraining):
+    """The training windows in shuffled batches, each cast to float32 as it is drawn.
+    Handed over whole, they were copied to float32 and again by Keras: 2,600
+    grooves (3.2 million windows, 3.4 GB as stored) ran a 24 GB machine out of
+    memory."""
+    import tensorflow as tf
+
+    class Batches(tf.keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=2)
+            self.rng = np.random.default_rng(settings.seed)
+            self.order = self.rng.permutation(len(windows.targets))
+
+        def __len__(self) -> int:
+            return -(-len(self.order) // settings.batch_size)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            size = settings.batch_size
+            chosen = np.sort(self.order[index * size : (index + 1) * size])
+            return windows.inputs[chosen].astype(np.float32), windows.targets[chosen]
+
+        def on_epoch_end(self) -> None:
+            self.rng.shuffle(self.order)
+
+    return Batches()
+
+
 def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out: Path) -> dict:
     """Train, export int8 with the contract to ``out``; what it scored."""
     import tensorflow as tf
@@ -226,11 +253,9 @@ def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out:
         str(out.with_suffix(".keras")), save_best_only=True, monitor="val_loss"
     )
     history = model.fit(
-        train_set.inputs.astype(np.float32),
-        train_set.targets,
+        _batches(train_set, settings),
         validation_data=(validation.inputs.astype(np.float32), validation.targets),
         epochs=settings.epochs,
-        batch_size=settings.batch_size,
         callbacks=[best],
         verbose=2,
     )
