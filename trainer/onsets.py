@@ -307,7 +307,6 @@ def _activations(content: bytes, inputs: np.ndarray) -> np.ndarray:
     with tempfile.NamedTemporaryFile(suffix=".tflite") as handle:
         handle.write(content)
         handle.flush()
-        activation = Activation(RATE, Framer(RATE).frame, FRAME_S, HOP_S, Path(handle.name))
-        return np.array(
-            [activation.invoke(window[None])[0] for window in inputs.astype(np.float32)]
-        )
+        path, frame = Path(handle.name), Framer(RATE).frame
+        activation = Activation(RATE, frame, FRAME_S, HOP_S, path, channels=len(inputs))
+        return np.array(activation.invoke(inputs.astype(np.float32)))
