@@ -7,6 +7,13 @@ through ``timbrecast.trainer.teacher``. Prints median and p99 per clip and the
 ratios against the int8 model, which is the reference run.
 
     python bench/inference.py --int8 model-int8.tflite --float model-float.tflite
+
+``--batch`` asks another question: what a backlog of k hits costs (a roll, hits
+on several channels at once, a folder tagged), for the shipped model and the
+early one. Side by side, per k: ``Model.predict`` on k clips (the reference),
+k single calls, and one call of the batched interpreter padded to its size.
+
+    python bench/inference.py --batch
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrecast.daemon import audiofile
+from timbrecast.daemon import audiofile, bundled, runtime
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.preprocess import prepare
 
@@ -36,10 +43,31 @@ def timings(run, clips: np.ndarray, repeats: int) -> np.ndarray:
     return np.array(seconds)
 
 
+def backlogs(clips: np.ndarray, repeats: int) -> None:
+    """Median ms for k clips: predict, k single calls, one padded batch."""
+    print("| model | clips | predict ms (reference) | one by one | x | padded batch | x |")
+    print("|---|---|---|---|---|---|---|")
+    for name, path in (("shipped", bundled.model()), ("early", bundled.early_model())):
+        model = Model(path, threads=1)
+        for k in (1, 2, 4, 8):
+            inputs = clips[:k, : model.contract.input_length]
+            padded = np.zeros((model.batch, inputs.shape[1]), dtype=np.float32)
+            padded[:k] = inputs
+            runs = [
+                lambda _, m=model, x=inputs: m.predict(x),
+                lambda _, m=model, x=inputs: [m.predict(clip) for clip in x],
+                lambda _, m=model, x=padded: runtime.invoke(m._batched, x),
+            ]
+            medians = [1e3 * float(np.median(timings(run, clips[:1], repeats))) for run in runs]
+            ratios = [f"{m:.3f} | {m / medians[0]:.1f}" for m in medians[1:]]
+            print(f"| {name} | {k} | {medians[0]:.3f} | {' | '.join(ratios)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--int8", type=Path, required=True, help="the int8 export")
-    parser.add_argument("--float", type=Path, required=True, help="the float export")
+    parser.add_argument("--int8", type=Path, help="the int8 export")
+    parser.add_argument("--float", type=Path, help="the float export")
+    parser.add_argument("--batch", action="store_true", help="backlogs of 1-8 hits instead")
     parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
     parser.add_argument("--repeats", type=int, default=20, help="passes over the clips (models)")
     parser.add_argument("--no-teacher", action="store_true", help="skip the teacher")
@@ -50,6 +78,11 @@ def main() -> None:
         audio = audiofile.read(path)
         clips.append(prepare(audio.frames, audio.sample_rate))
     batch = np.stack(clips)
+    if args.batch:
+        backlogs(batch, args.repeats * 10)
+        return
+    if args.int8 is None or args.float is None:
+        parser.error("--int8 and --float are needed (or --batch)")
     rows = []
     for name, path in (("int8", args.int8), ("float", args.float)):
         model = Model(path, threads=1)

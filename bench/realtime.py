@@ -28,6 +28,13 @@ also shown: that, not the CPU figure, is the ceiling for one process. Mid-run,
 ``/proc/PID/maps`` of the daemon is read to confirm that no TensorFlow library
 is loaded (the TFLite runtime's own libraries are listed). Ratios are against
 the first channel count; the machine may be shared, so compare ratios.
+
+``--pin CPU`` adds, for each channel count, a run of the daemon held to that one
+CPU (``sched_setaffinity``; the feeder and subscriber of this process move to
+the others), beside the run free to use them all. The daemon's audio thread,
+inference thread and publisher take turns on the GIL; on this project's
+virtual machines the same work spread over two vCPUs cost 1.6-1.9 times the
+CPU seconds of it on one (docs/benchmarks.md), which pinning shows.
 """
 
 from __future__ import annotations
@@ -57,7 +64,10 @@ from timbrecast.daemon.onset import METHODS
 from timbrecast.daemon.preprocess import to_mono
 from timbrecast.daemon.protocol import Onset, ProtocolError, Status, Timbre, decode
 
-USAGE = "python bench/realtime.py [--repeat N] [--channels C [C ...]] [--out FILE]"
+USAGE = (
+    "python bench/realtime.py [--repeat N] [--channels C [C ...]] [--pace X] [--pin CPU] "
+    "[--out FILE]"
+)
 RATE = 48_000
 SHIFT_S = 0.037
 CHUNK = 1 << 20
@@ -69,6 +79,8 @@ class Result:
 
     channels: int
     audio_s: float
+    #: The CPUs the daemon was held to (None: all).
+    pinned: int | None = None
     cpu_s: float = 0.0
     wall_s: float = 0.0
     rss_mib: float = 0.0
@@ -122,11 +134,29 @@ def tensorflow_loaded(libraries: list[str]) -> bool:
     return any("/tensorflow/" in p or "libtensorflow_framework" in p for p in libraries)
 
 
-def one_run(channels: int, audio: np.ndarray | None, config: Path, pace: float = 0.0) -> Result:
+def one_run(
+    channels: int,
+    audio: np.ndarray | None,
+    config: Path,
+    pace: float = 0.0,
+    pin: int | None = None,
+) -> Result:
     """The daemon over ``audio`` (None: empty input, i.e. start-up and shutdown only),
-    piped at ``pace`` x real time at most (0: as fast as the daemon reads it)."""
+    piped at ``pace`` x real time at most (0: as fast as the daemon reads it), held to
+    CPU ``pin`` if given (and this process to the others meanwhile)."""
     frames = 0 if audio is None else audio.shape[0]
-    result = Result(channels=channels, audio_s=frames / RATE)
+    result = Result(channels=channels, audio_s=frames / RATE, pinned=pin)
+    mine = os.sched_getaffinity(0)
+    if pin is not None:
+        os.sched_setaffinity(0, (mine - {pin}) or mine)
+    try:
+        return _run(result, audio, config, pace)
+    finally:
+        os.sched_setaffinity(0, mine)
+
+
+def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float) -> Result:
+    channels, pin = result.channels, result.pinned
     endpoint = free_endpoint()
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -172,7 +202,12 @@ def one_run(channels: int, audio: np.ndarray | None, config: Path, pace: float =
 
     with tempfile.TemporaryFile() as stderr:
         started = time.monotonic()
-        daemon = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=stderr)
+        daemon = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stderr=stderr,
+            preexec_fn=None if pin is None else lambda: os.sched_setaffinity(0, {pin}),
+        )
         assert daemon.stdin is not None
         pipe = daemon.stdin
 
@@ -240,10 +275,11 @@ def table(rows: list[tuple[Result, Result]], repeat: int, pace: float) -> str:
         "process (all threads) minus its start-up run; 1 inference thread; machine shared "
         "with other work, so read the ratios",
         "",
-        "| channels | CPU s (start-up) | RTF per channel | x ref | channels per core "
+        "| channels | daemon's CPUs | CPU s (start-up) | RTF per channel | x ref "
+        "| channels per core "
         "| wall speed x real time | peak RSS MiB (VmHWM) | RSS x ref | ru_maxrss MiB (incl. fork) "
         "| onsets / expected per channel | finals | drops | TensorFlow mapped | exit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     expected = hits_per_demo * repeat
     for run, startup in rows:
@@ -252,7 +288,8 @@ def table(rows: list[tuple[Result, Result]], repeat: int, pace: float) -> str:
         onsets = sorted(run.onsets.values()) or [0]
         finals = sorted(run.finals.values()) or [0]
         lines.append(
-            f"| {run.channels} | {run.cpu_s:.1f} ({startup.cpu_s:.1f}) | {rtf:.4f} | "
+            f"| {run.channels} | {'all' if run.pinned is None else run.pinned} | "
+            f"{run.cpu_s:.1f} ({startup.cpu_s:.1f}) | {rtf:.4f} | "
             f"{rtf / reference:.2f} | {1 / rtf:.0f} | {speed:.1f} | {run.rss_mib:.0f} | "
             f"{run.rss_mib / ref_rss:.2f} | {run.ru_maxrss_mib:.0f} | "
             f"{onsets[0]}-{onsets[-1]} / {expected} | "
@@ -302,18 +339,32 @@ def main() -> None:
         "fast as the daemon reads it; live, a full model queue skips hits, so a row whose "
         "finals fall short of its onsets did less work than a live stream asks)",
     )
+    parser.add_argument(
+        "--pin",
+        type=int,
+        metavar="CPU",
+        help="also run each channel count with the daemon held to this one CPU",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown table here")
     args = parser.parse_args()
+    if args.pin is not None and args.pin not in os.sched_getaffinity(0):
+        parser.error(f"--pin {args.pin}: not one of this process's CPUs")
 
     rows: list[tuple[Result, Result]] = []
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "detector.toml"
         config.write_text(f'[detection]\nmethod = "{args.detector}"\n')
+        pins = [None] if args.pin is None else [None, args.pin]
         for channels in args.channels:
-            print(f"{channels} channel(s)", file=sys.stderr, flush=True)
-            startup = one_run(channels, None, config)
-            run = one_run(channels, stream(channels, args.repeat), config, args.pace)
-            rows.append((run, startup))
+            for pin in pins:
+                print(
+                    f"{channels} channel(s), CPU {'all' if pin is None else pin}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                startup = one_run(channels, None, config, pin=pin)
+                run = one_run(channels, stream(channels, args.repeat), config, args.pace, pin)
+                rows.append((run, startup))
     text = table(rows, args.repeat, args.pace)
     print(text)
     if args.out:

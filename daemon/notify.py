@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from timbrecast.daemon.protocol import STATUS_INTERVAL_S
 
@@ -48,13 +48,14 @@ class Notifier:
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")
 
-    def tick(self, status: str) -> None:
-        """Called from the processing loop: at most every ``interval_s``."""
+    def tick(self, status: Callable[[], str]) -> None:
+        """Called from the processing loop after every block: sends at most every
+        ``interval_s``, so ``status()`` is only asked for then."""
         now = time.monotonic()
         if now < self._next:
             return
         self._next = now + self.interval_s
-        lines = [f"STATUS={status}"]
+        lines = [f"STATUS={status()}"]
         if self.watchdog_s is not None:
             lines.append("WATCHDOG=1")
         self.send(*lines)

@@ -88,12 +88,15 @@ class Service:
         self.notifier.stopping()
         self.pipeline.finish(SHUTDOWN if self.control.stop.is_set() else END_OF_INPUT)
 
+    def _status(self) -> str:
+        return status_line(self.pipeline)
+
     def _between_blocks(self) -> bool:
         """A service's chores after each block; False once a stop is asked."""
         if not self._ready:
             self._ready = True
             self.notifier.ready(status_line(self.pipeline))
-        self.notifier.tick(status_line(self.pipeline))
+        self.notifier.tick(self._status)
         if self.control.reload.is_set():
             self.control.reload.clear()
             self._reload()
@@ -130,7 +133,7 @@ class Service:
         attempt = 0
         while not self.control.stop.is_set():
             self.pipeline.tick()
-            self.notifier.tick(status_line(self.pipeline))
+            self.notifier.tick(self._status)
             self.control.stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
             try:

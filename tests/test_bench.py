@@ -3,6 +3,7 @@ the figures themselves are made by hand, as docs/benchmarks.md says)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from tests.conftest import REPO
 
 PARITY = REPO / "tests" / "fixtures" / "teacher-parity"
 EARLY = REPO / "daemon" / "models" / "early-25ms-int8.tflite"
+CPU = max(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize(
@@ -27,6 +29,12 @@ EARLY = REPO / "daemon" / "models" / "early-25ms-int8.tflite"
             "| early-int8-",
         ),
         ("label_gap.py", [str(PARITY), "--files", "1", "--jobs", "1"], "| resampling it to 16"),
+        ("inference.py", ["--batch", "--repeats", "1"], "| early | 8 |"),
+        (
+            "realtime.py",
+            ["--repeat", "1", "--channels", "1", "--pace", "8", "--pin", str(CPU)],
+            f"| 1 | {CPU} |",
+        ),
     ],
 )
 def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:

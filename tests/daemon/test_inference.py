@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import contract_for
+from timbrecast.daemon import runtime
 from timbrecast.daemon.contract import DESCRIPTORS, NORMALISATION, ModelContractError
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.tflitemeta import read_contract
@@ -39,6 +40,23 @@ def test_batches_match_single_hits(tiny_tflite, drum_clips) -> None:
     batched = model.predict(drum_clips[:11])
     single = np.concatenate([model.predict(clip) for clip in drum_clips[:11]])
     np.testing.assert_allclose(batched, single, atol=1e-4)
+
+
+def test_a_backlog_runs_full_batches_and_the_rest_one_by_one(
+    tiny_tflite, drum_clips, monkeypatch
+) -> None:
+    """A batch padded out costs what a full one does: the rest goes clip by clip."""
+    model = Model(tiny_tflite["int8"], batch=8)
+    calls: list[int] = []
+    real = runtime.invoke
+
+    def counted(interpreter, data):
+        calls.append(len(data))
+        return real(interpreter, data)
+
+    monkeypatch.setattr(runtime, "invoke", counted)
+    assert model.predict(drum_clips[:11]).shape == (11, 7)
+    assert calls == [8, 1, 1, 1]
 
 
 def test_descriptor_order_in_the_file_is_honoured(tiny_keras, drum_clips, tmp_path) -> None:
