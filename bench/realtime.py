@@ -35,6 +35,11 @@ the others), beside the run free to use them all. The daemon's audio thread,
 inference thread and publisher take turns on the GIL; on this project's
 virtual machines the same work spread over two vCPUs cost 1.6-1.9 times the
 CPU seconds of it on one (docs/benchmarks.md), which pinning shows.
+
+``--pace 1 --write 128`` feeds the daemon as a live source does, a 128-frame
+block every 2.7 ms, so that it wakes for each block. Fed in bulk (a MiB per
+write, paced or not), it reads blocks back to back, which costs less per block
+than live.
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ from timbrecast.daemon.preprocess import to_mono
 from timbrecast.daemon.protocol import Onset, ProtocolError, Status, Timbre, decode
 
 USAGE = (
-    "python bench/realtime.py [--repeat N] [--channels C [C ...]] [--pace X] [--pin CPU] "
-    "[--out FILE]"
+    "python bench/realtime.py [--repeat N] [--channels C [C ...]] [--pace X] [--write FRAMES] "
+    "[--pin CPU] [--out FILE]"
 )
 RATE = 48_000
 SHIFT_S = 0.037
@@ -140,23 +145,26 @@ def one_run(
     config: Path,
     pace: float = 0.0,
     pin: int | None = None,
+    write: int = 0,
 ) -> Result:
     """The daemon over ``audio`` (None: empty input, i.e. start-up and shutdown only),
     piped at ``pace`` x real time at most (0: as fast as the daemon reads it), held to
-    CPU ``pin`` if given (and this process to the others meanwhile)."""
+    CPU ``pin`` if given (and this process to the others meanwhile), ``write`` frames
+    per write (0: a MiB at a time)."""
     frames = 0 if audio is None else audio.shape[0]
     result = Result(channels=channels, audio_s=frames / RATE, pinned=pin)
     mine = os.sched_getaffinity(0)
     if pin is not None:
         os.sched_setaffinity(0, (mine - {pin}) or mine)
     try:
-        return _run(result, audio, config, pace)
+        return _run(result, audio, config, pace, write)
     finally:
         os.sched_setaffinity(0, mine)
 
 
-def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float) -> Result:
+def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float, write: int) -> Result:
     channels, pin = result.channels, result.pinned
+    chunk = write * channels * 4 or CHUNK
     endpoint = free_endpoint()
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -215,10 +223,12 @@ def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float) ->
             view = memoryview(payload)
             per_second = RATE * channels * 4 * pace
             try:
-                for offset in range(0, len(view), CHUNK):
+                for offset in range(0, len(view), chunk):
                     if pace:
                         time.sleep(max(0.0, offset / per_second - (time.monotonic() - started)))
-                    pipe.write(view[offset : offset + CHUNK])
+                    pipe.write(view[offset : offset + chunk])
+                    if write:
+                        pipe.flush()
                     if offset >= len(view) // 2:
                         halfway.set()
                 pipe.close()
@@ -258,7 +268,7 @@ def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float) ->
     return result
 
 
-def table(rows: list[tuple[Result, Result]], repeat: int, pace: float) -> str:
+def table(rows: list[tuple[Result, Result]], repeat: int, pace: float, write: int) -> str:
     """One row per channel count: (run, its empty-input start-up run)."""
     # The demo's true hits, merged as the latency benchmark (and the detector) do.
     hits_per_demo = true_attacks(bundled.demo_recordings()[0]).size
@@ -270,7 +280,8 @@ def table(rows: list[tuple[Result, Result]], repeat: int, pace: float) -> str:
     ref_rss = rows[0][0].rss_mib
     lines = [
         f"{rows[0][0].audio_s:.1f} s of audio per channel ({repeat} x the demo) at {RATE} Hz "
-        f"f32le, piped {f'at {pace:g} x real time' if pace else 'as fast as the daemon reads it'}; "
+        f"f32le, piped {f'at {pace:g} x real time' if pace else 'as fast as the daemon reads it'}"
+        f"{f' in writes of {write} frames' if write else ''}; "
         "CPU = user + sys of the daemon "
         "process (all threads) minus its start-up run; 1 inference thread; machine shared "
         "with other work, so read the ratios",
@@ -340,6 +351,14 @@ def main() -> None:
         "finals fall short of its onsets did less work than a live stream asks)",
     )
     parser.add_argument(
+        "--write",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="write the stream this many frames at a time, as a live source delivers it "
+        "(with --pace 1: a wake-up per block, as live; default 0: a MiB at a time)",
+    )
+    parser.add_argument(
         "--pin",
         type=int,
         metavar="CPU",
@@ -363,9 +382,10 @@ def main() -> None:
                     flush=True,
                 )
                 startup = one_run(channels, None, config, pin=pin)
-                run = one_run(channels, stream(channels, args.repeat), config, args.pace, pin)
+                audio = stream(channels, args.repeat)
+                run = one_run(channels, audio, config, args.pace, pin, args.write)
                 rows.append((run, startup))
-    text = table(rows, args.repeat, args.pace)
+    text = table(rows, args.repeat, args.pace, args.write)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
