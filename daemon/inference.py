@@ -19,8 +19,8 @@ class Model:
     A single hit is the common case and must not wait for a batch. A backlog (a
     file analysed as fast as possible) goes through ``batch`` clips per invoke;
     what is left of it, fewer than ``batch``, goes clip by clip, because a padded
-    batch costs as much as a full one: here two hits padded to 8 took 2.2 ms
-    against 0.9 one by one, and a full batch of 8 no more than 8 single calls
+    batch costs as much as a full one: here two hits padded to 8 took 2.3 ms
+    against 0.6 one by one, and a full batch of 8 about what 8 single calls do
     (``bench/inference.py --batch``).
 
     Before either is built, the model runs its self-test (``selftest``): ``verdict``
