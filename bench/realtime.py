@@ -375,6 +375,7 @@ def main() -> None:
         config.write_text(f'[detection]\nmethod = "{args.detector}"\n')
         pins = [None] if args.pin is None else [None, args.pin]
         for channels in args.channels:
+            audio = stream(channels, args.repeat)
             for pin in pins:
                 print(
                     f"{channels} channel(s), CPU {'all' if pin is None else pin}",
@@ -382,7 +383,6 @@ def main() -> None:
                     flush=True,
                 )
                 startup = one_run(channels, None, config, pin=pin)
-                audio = stream(channels, args.repeat)
                 run = one_run(channels, audio, config, args.pace, pin, args.write)
                 rows.append((run, startup))
     text = table(rows, args.repeat, args.pace, args.write)

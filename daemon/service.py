@@ -95,7 +95,7 @@ class Service:
         """A service's chores after each block; False once a stop is asked."""
         if not self._ready:
             self._ready = True
-            self.notifier.ready(status_line(self.pipeline))
+            self.notifier.ready(self._status())
         self.notifier.tick(self._status)
         if self.control.reload.is_set():
             self.control.reload.clear()
@@ -122,7 +122,7 @@ class Service:
                     f"reloaded: activation {wanted.activation}, threshold {wanted.threshold}, "
                     f"floor {wanted.floor_db} dBFS, min interval {wanted.min_interval} s"
                 )
-        self.notifier.reloaded(status_line(self.pipeline))
+        self.notifier.reloaded(self._status())
 
     def _recover(self) -> None:
         """Finish what was heard, then reopen the input with backoff until it returns."""
