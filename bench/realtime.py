@@ -36,6 +36,11 @@ inference thread and publisher take turns on the GIL; on this project's
 virtual machines the same work spread over two vCPUs cost 1.6-1.9 times the
 CPU seconds of it on one (docs/benchmarks.md), which pinning shows.
 
+A second table splits the daemon's CPU by thread, as the kernel counts it
+(``/proc/PID/task/*/stat``, read with the peak memory, the last reading within
+50 ms of the exit; the daemon names its threads, its main thread is the audio
+path), each minus the same thread of the start-up run.
+
 ``--pace 1 --write 128`` feeds the daemon as a live source does, a 128-frame
 block every 2.7 ms, so that it wakes for each block. Fed in bulk (a MiB per
 write, paced or not), it reads blocks back to back, which costs less per block
@@ -65,13 +70,14 @@ import zmq
 from latency import true_attacks
 
 from timbrecast.daemon import audiofile, bundled
+from timbrecast.daemon.inputs import BLOCK_FRAMES
 from timbrecast.daemon.onset import METHODS
 from timbrecast.daemon.preprocess import to_mono
 from timbrecast.daemon.protocol import Onset, ProtocolError, Status, Timbre, decode
 
 USAGE = (
     "python bench/realtime.py [--repeat N] [--channels C [C ...]] [--pace X] [--write FRAMES] "
-    "[--pin CPU] [--out FILE]"
+    "[--block FRAMES] [--pin CPU] [--out FILE]"
 )
 RATE = 48_000
 SHIFT_S = 0.037
@@ -95,6 +101,8 @@ class Result:
     onsets: Counter[str] = field(default_factory=Counter)
     finals: Counter[str] = field(default_factory=Counter)
     drops: int = 0
+    #: Each thread's label and CPU seconds, by thread id (the main thread is the audio path).
+    threads: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
 def free_endpoint() -> str:
@@ -132,6 +140,37 @@ def high_water_mib(pid: int) -> float | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+#: Thread names as the table shows them; any other thread counts as "other".
+THREADS = {"main": "audio (main)", "tc-inference": "inference", "tc-publisher": "publisher"}
+THREADS_ZMQ = "ZeroMQ's"
+
+
+def thread_seconds(pid: int, seen: dict[int, tuple[str, float]]) -> None:
+    """Update ``seen`` with each thread of ``pid``: its label and CPU seconds (user +
+    system) so far. A thread that has ended keeps its last reading."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return
+    for task in tasks:
+        try:
+            name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended since the listing
+            continue
+        label = THREADS.get(name, THREADS_ZMQ if name.startswith("ZMQbg") else "other")
+        seen[int(task.name)] = (label, (int(fields[11]) + int(fields[12])) / tick)
+
+
+def by_thread(run: Result) -> dict[str, float]:
+    """A run's CPU seconds by thread label."""
+    spent: dict[str, float] = {}
+    for label, seconds in run.threads.values():
+        spent[label] = spent.get(label, 0.0) + seconds
+    return spent
 
 
 def tensorflow_loaded(libraries: list[str]) -> bool:
@@ -242,6 +281,7 @@ def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float, wr
                 if peak is None:
                     return
                 result.rss_mib = max(result.rss_mib, peak)
+                thread_seconds(daemon.pid, result.threads)
                 time.sleep(0.05)
 
         writer = threading.Thread(target=feed, name="writer")
@@ -314,6 +354,25 @@ def table(rows: list[tuple[Result, Result]], repeat: int, pace: float, write: in
             "than the model kept up) and hits were skipped, counted in the daemon's status; "
             "those rows leave the skipped hits' inference out of their CPU (use --pace).",
         ]
+    names = [*THREADS.values(), THREADS_ZMQ, "other"]
+    lines += [
+        "",
+        "CPU by thread, ms per audio second per channel (minus the start-up run's):",
+        "",
+        "| channels | daemon's CPUs | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for run, startup in rows:
+        ran, idle = by_thread(run), by_thread(startup)
+        spent = [
+            1000 * (ran.get(name, 0.0) - idle.get(name, 0.0)) / (run.audio_s * run.channels)
+            for name in names
+        ]
+        lines.append(
+            f"| {run.channels} | {'all' if run.pinned is None else run.pinned} | "
+            + " | ".join(f"{ms:.1f}" for ms in spent)
+            + " |"
+        )
     runtimes = sorted({Path(p).name for run, _ in rows for p in run.libraries})
     lines += ["", f"TFLite libraries mapped mid-run: {', '.join(runtimes) or 'none seen'}"]
     return "\n".join(lines)
@@ -359,6 +418,14 @@ def main() -> None:
         "(with --pace 1: a wake-up per block, as live; default 0: a MiB at a time)",
     )
     parser.add_argument(
+        "--block",
+        type=int,
+        default=BLOCK_FRAMES,
+        metavar="FRAMES",
+        help=f"the daemon's [input] block (default {BLOCK_FRAMES}; a device delivers "
+        "blocks of this size, so pair it with --write)",
+    )
+    parser.add_argument(
         "--pin",
         type=int,
         metavar="CPU",
@@ -372,7 +439,9 @@ def main() -> None:
     rows: list[tuple[Result, Result]] = []
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "detector.toml"
-        config.write_text(f'[detection]\nmethod = "{args.detector}"\n')
+        config.write_text(
+            f'[input]\nblock = {args.block}\n[detection]\nmethod = "{args.detector}"\n'
+        )
         pins = [None] if args.pin is None else [None, args.pin]
         for channels in args.channels:
             audio = stream(channels, args.repeat)

@@ -50,6 +50,7 @@ from timbrecast.daemon.protocol import (
     Timbre,
 )
 from timbrecast.daemon.segment import Segment, Segmenter
+from timbrecast.daemon.threadname import name_this_thread
 
 Sink = Callable[[Event], None]
 #: Hits waiting for the model at most (each holds up to a second of audio: 64 of
@@ -399,6 +400,7 @@ class Pipeline:
                 channel.counters.overflowed += 1
 
     def _infer(self) -> None:
+        name_this_thread("tc-inference")
         stopping = False
         while not stopping:
             job = self._jobs.get()

@@ -20,6 +20,7 @@ CPU = max(os.sched_getaffinity(0))
     ("script", "args", "row"),
     [
         ("onset_cpu.py", ["--repeat", "1", "--rounds", "1"], "| ours, learned |"),
+        ("onset_cpu.py", ["--repeat", "1", "--rounds", "1", "--live"], "paced in real time"),
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
         ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
         ("match.py", ["--sizes", "200", "--queries", "20", "--rounds", "1"], "| 200 |"),

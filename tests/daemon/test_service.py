@@ -307,3 +307,24 @@ def test_too_many_distinct_topics_reset_the_socket_and_subscribers_come_back() -
     assert stderr.count("socket reset") >= 1
     onsets = [e for e in events if isinstance(e, Onset)]
     assert onsets and onsets[-1].seq == demo_hits() - 1  # heard to the end after the reset
+
+
+def test_the_daemon_names_its_threads_for_top_and_ps() -> None:
+    """``top -H`` and ``ps -L`` show the inference and publisher threads by name (the
+    main thread, the audio path, keeps the process's name), so an operator sees
+    which one is busy."""
+    daemon = start("--file", str(DEMO), "--endpoint", free_endpoint())
+    names: set[str] = set()
+    deadline = time.monotonic() + 10
+    while not {"tc-inference", "tc-publisher"} <= names and time.monotonic() < deadline:
+        time.sleep(0.05)
+        for task in Path(f"/proc/{daemon.pid}/task").iterdir():
+            try:
+                names.add((task / "comm").read_text().strip())
+            except OSError:  # a thread that ended since the listing
+                continue
+    comm = Path(f"/proc/{daemon.pid}/comm").read_text().strip()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    assert {"tc-inference", "tc-publisher"} <= names
+    assert comm == "timbrecastd"
