@@ -18,9 +18,10 @@ $(VENV)/.base: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# Everything: training, clients, live capture, the Dask client and the test tools.
+# Everything: training, clients, live capture, the Dask client, the benchmarks'
+# scorers and rival detectors (tests/test_bench.py runs them) and the test tools.
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[train,clients,live,cluster,dev]' || { \
+	$(BIN)/pip install --quiet -e '.[train,clients,live,cluster,bench,dev]' || { \
 	  echo "install failed: PyAudio needs portaudio19-dev (make system-deps)"; exit 1; }
 	touch $@ $(VENV)/.base
 

@@ -42,6 +42,8 @@ CPU = max(os.sched_getaffinity(0))
                 "8",
                 "--write",
                 "1024",
+                "--block",
+                "256",
                 "--pin",
                 str(CPU),
             ],
