@@ -308,7 +308,9 @@ def _run(result: Result, audio: np.ndarray | None, config: Path, pace: float, wr
     return result
 
 
-def table(rows: list[tuple[Result, Result]], repeat: int, pace: float, write: int) -> str:
+def table(
+    rows: list[tuple[Result, Result]], repeat: int, pace: float, write: int, block: int
+) -> str:
     """One row per channel count: (run, its empty-input start-up run)."""
     # The demo's true hits, merged as the latency benchmark (and the detector) do.
     hits_per_demo = true_attacks(bundled.demo_recordings()[0]).size
@@ -321,7 +323,7 @@ def table(rows: list[tuple[Result, Result]], repeat: int, pace: float, write: in
     lines = [
         f"{rows[0][0].audio_s:.1f} s of audio per channel ({repeat} x the demo) at {RATE} Hz "
         f"f32le, piped {f'at {pace:g} x real time' if pace else 'as fast as the daemon reads it'}"
-        f"{f' in writes of {write} frames' if write else ''}; "
+        f"{f' in writes of {write} frames' if write else ''}, read in {block}-frame blocks; "
         "CPU = user + sys of the daemon "
         "process (all threads) minus its start-up run; 1 inference thread; machine shared "
         "with other work, so read the ratios",
@@ -454,7 +456,7 @@ def main() -> None:
                 startup = one_run(channels, None, config, pin=pin)
                 run = one_run(channels, audio, config, args.pace, pin, args.write)
                 rows.append((run, startup))
-    text = table(rows, args.repeat, args.pace, args.write)
+    text = table(rows, args.repeat, args.pace, args.write, args.block)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

@@ -99,6 +99,9 @@ class Publisher:
         if not wait_subscriber:
             self.subscribed.set()
         self._closing = threading.Event()
+        # Held while an event is queued and while closing begins, so that no producer
+        # writes to the wake-up pipe once close() may have closed it.
+        self._accepting = threading.Lock()
         self._context = context or zmq.Context.instance()
         self._hwm, self._connect, self._curve = hwm, connect, curve
         self._socket, self._authenticator = self._open()
@@ -130,18 +133,21 @@ class Publisher:
     def __call__(self, event: Event) -> None:
         if self.failure is not None:
             raise self.failure
-        if self._closing.is_set():
-            raise RuntimeError(f"event published after the publisher on {self.endpoint} closed")
-        self._queue.put(event)
-        self._wake()
+        with self._accepting:
+            if self._closing.is_set():
+                raise RuntimeError(f"event published after the publisher on {self.endpoint} closed")
+            self._queue.put(event)
+            self._wake()
 
     def _wake(self) -> None:
+        """Make the sender's next poll return. Never waits: a full pipe already holds
+        a wake-up the sender has not taken."""
         with contextlib.suppress(BlockingIOError):
             os.write(self._wake_write, b"\0")
 
     def _send(self) -> None:
-        name_this_thread("tc-publisher")
         try:
+            name_this_thread("tc-publisher")
             self._sending()
         except Exception as exc:  # the daemon must not go on publishing into nothing
             self.failure = PublisherFailed(f"publishing stopped: {exc}")
@@ -153,6 +159,7 @@ class Publisher:
             self._read_subscriptions()
         while True:
             self._read_subscriptions()
+            # Built on each pass: a reset in _read_subscriptions replaces the socket.
             poller = zmq.Poller()
             poller.register(self._socket, zmq.POLLIN)
             poller.register(self._wake_read, zmq.POLLIN)
@@ -208,10 +215,13 @@ class Publisher:
         )
 
     def close(self) -> None:
-        """Send what is queued, then close the socket."""
-        self._closing.set()
-        self._queue.put(None)
-        self._wake()
+        """Send what is queued, then close the socket (once; again does nothing)."""
+        with self._accepting:
+            if self._closing.is_set():
+                return
+            self._closing.set()
+            self._queue.put(None)
+            self._wake()
         self._thread.join()
         os.close(self._wake_read)
         os.close(self._wake_write)

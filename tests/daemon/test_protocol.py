@@ -11,6 +11,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import free_endpoint
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.protocol import (
     END_OF_INPUT,
@@ -23,6 +24,7 @@ from timbrecast.daemon.protocol import (
     decode,
     encode,
 )
+from timbrecast.daemon.publisher import Publisher
 
 ONSET = Onset("snare", 7, 12.345, 1_764_000_000_000_000_000, -6.0, -18.5)
 TIMBRE = Timbre(
@@ -73,6 +75,31 @@ def test_subscribers_filter_by_topic_prefix_over_loopback() -> None:
         all_timbre.recv_multipart(zmq.NOBLOCK)
     for sock in (pub, all_timbre, only_kick):
         sock.close(linger=0)
+
+
+def test_the_publisher_wakes_for_each_event_and_refuses_one_after_close() -> None:
+    """The daemon's Publisher sleeps until an event is queued: events queued one at a
+    time, with pauses longer than any polling interval between them, each arrive;
+    after close() another event is an error, not one dropped in silence, and a
+    second close() does nothing."""
+    endpoint = free_endpoint()
+    publisher = Publisher(endpoint, wait_subscriber=True)
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.setsockopt(zmq.RCVTIMEO, 2000)
+    sub.connect(endpoint)
+    assert publisher.subscribed.wait(5)
+    try:
+        for seq in range(3):
+            time.sleep(0.1)
+            publisher(Onset("kick", seq, 0.5, 1, -3.0, -12.0))
+            assert decode(sub.recv_multipart()).seq == seq
+    finally:
+        publisher.close()
+        sub.close(linger=0)
+    with pytest.raises(RuntimeError, match=r"published after the publisher on \S+ closed"):
+        publisher(ONSET)
+    publisher.close()
 
 
 def payload(**changes) -> bytes:
