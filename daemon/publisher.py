@@ -154,32 +154,35 @@ class Publisher:
             self._log(str(self.failure))
 
     def _sending(self) -> None:
-        while not self.subscribed.is_set() and not self._closing.is_set():
-            self._socket.poll(100)
-            self._read_subscriptions()
         while True:
             self._read_subscriptions()
+            # Held back until a subscription has arrived (``wait_subscriber``).
+            if (self.subscribed.is_set() or self._closing.is_set()) and not self._send_queued():
+                return
             # Built on each pass: a reset in _read_subscriptions replaces the socket.
             poller = zmq.Poller()
             poller.register(self._socket, zmq.POLLIN)
             poller.register(self._wake_read, zmq.POLLIN)
             poller.poll()
-            # Emptied before the queue: an event queued after this has its byte
-            # still to come, so the next poll wakes for it.
+            # Emptied before the queue is read again: an event queued after this has
+            # its byte still to come, so the next poll wakes for it.
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._wake_read, 4096):
                     pass
-            while True:
-                try:
-                    event = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if event is None:
-                    return
-                try:
-                    self._socket.send_multipart(encode(event), flags=zmq.NOBLOCK)
-                except zmq.Again:
-                    self.drops += 1
+
+    def _send_queued(self) -> bool:
+        """Send every queued event; False once close() has asked the sender to stop."""
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return True
+            if event is None:
+                return False
+            try:
+                self._socket.send_multipart(encode(event), flags=zmq.NOBLOCK)
+            except zmq.Again:
+                self.drops += 1
 
     def _read_subscriptions(self) -> None:
         """Take the (un)subscriptions XPUB hands over, so they do not pile up, and reset
