@@ -70,7 +70,7 @@ def load_model(
     installed and one thread unless named (empty counts as unnamed, as in settings)."""
     if isinstance(model, Model):
         return model
-    path = model or bundled.model()
+    path = bundled.resolve(model)
     if path is None:
         raise ModelContractError("no model given and none bundled: pass --model FILE.tflite")
     return Model(path, runtime_name=runtime_name or None, threads=threads or 1)

@@ -14,6 +14,8 @@ def _files(folder: str, suffix: str) -> list[Path]:
 
 
 DEFAULT_MODEL = "seven-filters-int8.tflite"
+#: The more accurate, larger model that ships beside the default (docs/model-card.md).
+MEL_MODEL = "mel-cnn-int8.tflite"
 EARLY_MODEL = "early-25ms-int8.tflite"
 ONSET_MODEL = "onsets-int8.tflite"
 
@@ -26,6 +28,18 @@ def models() -> list[Path]:
 def model(name: str = DEFAULT_MODEL) -> Path | None:
     """A bundled model by file name (the default one unless told), if it ships."""
     return next((path for path in models() if path.name == name), None)
+
+
+def resolve(spec: str | Path | None, default: str = DEFAULT_MODEL) -> Path | None:
+    """A model as a user names it: a path, or a bundled model's file name
+    (``mel-cnn-int8.tflite``) where no such file is at hand, so a setting works
+    wherever the package is installed; unnamed (None or empty), bundled ``default``."""
+    if not spec:
+        return model(default)
+    path = Path(spec)
+    if not path.exists() and path.name == str(spec):
+        return model(path.name) or path
+    return path
 
 
 def early_model() -> Path | None:

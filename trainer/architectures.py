@@ -9,14 +9,24 @@ field would add: average pooling (a down-sampled waveform that still resembles
 the original), batch normalisation after each convolution, and dropout before
 the dense head. Same layer sizes, so the same size and inference cost, give or
 take the normalisation's few parameters.
+
+``mel-cnn`` is not the seed's: a log-mel spectrogram computed inside the model
+(so it takes the same waveform, and the daemon feeds it as any other), read by a
+small 2-D CNN. The teacher's descriptors are spectral and temporal summaries of
+the whole clip; seven filters of seven samples see neither far in frequency nor
+far in time, and the early nets' curve (50-100 ms in a wider net beat seven-filters
+on the whole second) said capacity, not audio, was what it lacked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
-from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH
+import numpy as np
+
+from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, SAMPLE_RATE
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -26,6 +36,17 @@ OUTPUTS = len(DESCRIPTORS)
 
 #: Parameter counts of the seed's notebooks, checked by a test.
 SEED_PARAMETERS = {"big": 2_122_371, "seven-filters": 348_063, "mid": 283_623, "small": 130_697}
+
+#: The mel-cnn's spectrogram: 32 ms Hann frames every 8 ms (122 frames of the
+#: second), 64 mel bands from 20 Hz to 8 kHz, log10 of each band's power.
+MEL_FFT = 512
+MEL_HOP = 128
+MEL_BANDS = 64
+MEL_FMIN = 20.0
+MEL_FMAX = 8000.0
+#: Added to the band power before the log: -80 dB, under a normalised clip's tail.
+MEL_FLOOR = 1e-8
+MEL_WIDTHS = (16, 32, 32, 64)
 
 
 def _conv_stack(x, filters: list[int], strides: int = 1, average: bool = False, norm: bool = False):
@@ -121,12 +142,91 @@ def early(length: int) -> tf.keras.Model:
     return _model("early", body, length)
 
 
+def mel_bank() -> np.ndarray:
+    """(MEL_FFT // 2 + 1, MEL_BANDS) triangular mel weights."""
+    freqs = np.fft.rfftfreq(MEL_FFT, 1.0 / SAMPLE_RATE)
+    mel = np.linspace(_mel(MEL_FMIN), _mel(MEL_FMAX), MEL_BANDS + 2)
+    edges = 700.0 * (10 ** (mel / 2595.0) - 1.0)
+    bank = np.zeros((MEL_BANDS, freqs.size), dtype=np.float32)
+    for k in range(MEL_BANDS):
+        low, centre, high = edges[k], edges[k + 1], edges[k + 2]
+        rising = (freqs - low) / (centre - low)
+        falling = (high - freqs) / (high - centre)
+        bank[k] = np.clip(np.minimum(rising, falling), 0.0, None)
+    return bank.T
+
+
+def _mel(hz: float) -> float:
+    return 2595.0 * float(np.log10(1.0 + hz / 700.0))
+
+
+def log_mel(clips: np.ndarray) -> np.ndarray:
+    """(n, INPUT_LENGTH) clips -> (n, frames, MEL_BANDS): what ``LogMel`` computes,
+    in numpy (the reference its test holds it to)."""
+    frames = np.lib.stride_tricks.sliding_window_view(clips, MEL_FFT, axis=-1)[:, ::MEL_HOP]
+    power = np.abs(np.fft.rfft(frames * np.hanning(MEL_FFT))) ** 2
+    return np.log10(MEL_FLOOR + power @ mel_bank()).astype(np.float32)
+
+
+@cache
+def log_mel_layer() -> type:
+    """The Keras layer that turns a (batch, samples, 1) waveform into its log-mel
+    spectrogram; registered so that a saved mel-cnn loads (``custom_objects``)."""
+    import tensorflow as tf
+
+    @tf.keras.utils.register_keras_serializable(package="timbrecast")
+    class LogMel(tf.keras.layers.Layer):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self._bank = tf.constant(mel_bank())
+
+        def call(self, waveform):
+            spectrum = tf.signal.stft(
+                waveform[..., 0],
+                MEL_FFT,
+                MEL_HOP,
+                MEL_FFT,
+                window_fn=lambda n, dtype: tf.signal.hann_window(n, periodic=False, dtype=dtype),
+            )
+            power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
+            return tf.math.log(MEL_FLOOR + tf.matmul(power, self._bank)) / float(np.log(10.0))
+
+    return LogMel
+
+
+def custom_objects() -> dict[str, type]:
+    """What ``tf.keras.models.load_model`` needs to load any of these architectures."""
+    return {"LogMel": log_mel_layer()}
+
+
+def mel_cnn() -> tf.keras.Model:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    frames = (INPUT_LENGTH - MEL_FFT) // MEL_HOP + 1
+
+    def body(x):
+        x = log_mel_layer()()(x)
+        # log10 power of a normalised clip runs from -8 (the floor) to about +2.
+        x = layers.Rescaling(1 / 3.0, offset=1.0)(x)
+        x = layers.Reshape((frames, MEL_BANDS, 1))(x)
+        for width in MEL_WIDTHS:
+            x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+            x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.2)(layers.Flatten()(x))
+        x = layers.Dense(128, activation="relu")(x)
+        return layers.Dense(OUTPUTS)(x)
+
+    return _model("mel-cnn", body)
+
+
 ARCHITECTURES: dict[str, Callable[[], tf.keras.Model]] = {
     "seven-filters": seven_filters,
     "seven-filters-avg": seven_filters_avg,
     "big": big,
     "mid": mid,
     "small": small,
+    "mel-cnn": mel_cnn,
 }
 DEFAULT = "seven-filters"
 

@@ -12,6 +12,7 @@ from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import labelfile
 from timbrecast.trainer.commands import (
     dataset,
+    distill,
     evaluate,
     export,
     groove,
@@ -21,6 +22,7 @@ from timbrecast.trainer.commands import (
     train,
 )
 from timbrecast.trainer.commands.common import Misused
+from timbrecast.trainer.distill import PseudoError
 from timbrecast.trainer.hydrogen import HydrogenError
 from timbrecast.trainer.labelcache import LabelCacheError
 from timbrecast.trainer.pool import ClusterUnavailable
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show TensorFlow's own log lines (held back unless something fails)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (label, dataset, groove, train, evaluate, export, selftest, onsets):
+    for command in (label, dataset, groove, train, distill, evaluate, export, selftest, onsets):
         command.add_parser(commands)
     return parser
 
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.OK
     failures: list[tuple[tuple[type[Exception], ...], int]] = [
         ((InputMissing,), exitcodes.NO_INPUT),
-        ((labelfile.LabelFileError, HydrogenError), exitcodes.DATA),
+        ((labelfile.LabelFileError, HydrogenError, PseudoError), exitcodes.DATA),
         ((Misused,), exitcodes.CONFIG),
         ((exitcodes.OutputError, LabelCacheError), exitcodes.CANT_CREATE),
         ((ImportError, ClusterUnavailable, PackageMissing), exitcodes.UNAVAILABLE),

@@ -45,6 +45,14 @@ class Part:
         chosen = [i for i, e in enumerate(self.entries) if keep(e)]
         return Part(self.clips[chosen], self.targets[chosen], [self.entries[i] for i in chosen])
 
+    def joined(self, other: Part) -> Part:
+        """This part with ``other``'s clips after its own (pseudo-labelled copies)."""
+        return Part(
+            np.concatenate([self.clips, other.clips]),
+            np.concatenate([self.targets, other.targets]),
+            self.entries + other.entries,
+        )
+
     def summary(self) -> dict[str, int]:
         return dict(Counter(e.hit.source for e in self.entries))
 

@@ -15,6 +15,7 @@ from timbrecast.daemon.contract import DESCRIPTORS, LABEL_SCALE, early_ms_of
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.preprocess import early, zero_padded
 from timbrecast.daemon.tflitemeta import read_contract
+from timbrecast.trainer import architectures
 from timbrecast.trainer.dataset import Part
 
 
@@ -50,7 +51,7 @@ def predict(model_path: Path, clips: np.ndarray) -> np.ndarray:
         return LABEL_SCALE.normalise(Model(model_path, batch=32).predict(clips))
     import tensorflow as tf
 
-    keras = tf.keras.models.load_model(model_path)
+    keras = tf.keras.models.load_model(model_path, custom_objects=architectures.custom_objects())
     raw = keras.predict(clips[..., None], batch_size=64, verbose=0)
     return LABEL_SCALE.normalise(LABEL_SCALE.points(raw))
 
@@ -61,7 +62,11 @@ def reads_ms(model_path: Path) -> float | None:
         return read_contract(model_path.read_bytes()).early_ms
     import tensorflow as tf
 
-    length = int(tf.keras.models.load_model(model_path).input_shape[1])
+    length = int(
+        tf.keras.models.load_model(
+            model_path, custom_objects=architectures.custom_objects()
+        ).input_shape[1]
+    )
     return early_ms_of(length)
 
 

@@ -25,6 +25,10 @@ class TrainSettings:
     seed: int = 0
     #: Train an early-estimate model on the first ``early_ms`` of each hit.
     early_ms: float | None = None
+    #: A pseudo-labelled set added to the training side (``trainer distill``), and
+    #: the network that labelled it.
+    pseudo: str | None = None
+    pseudo_network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,11 @@ def train(train: Part, validation: Part, settings: TrainSettings, run_dir: Path)
 
 
 def run_folder(runs: Path, settings: TrainSettings, without: tuple[str, ...] = ()) -> Path:
-    """``RUNS/<arch>-seed<N>[-no-<part>...]`` (``early-<ms>ms`` for an early model)."""
+    """``RUNS/<arch>-seed<N>[-pseudo][-no-<part>...]`` (``early-<ms>ms`` for an early
+    model)."""
     name = f"early-{settings.early_ms:g}ms" if settings.early_ms else settings.arch
-    return runs / f"{name}-seed{settings.seed}{''.join(f'-no-{k}' for k in without)}"
+    pseudo = "-pseudo" if settings.pseudo else ""
+    return runs / f"{name}-seed{settings.seed}{pseudo}{''.join(f'-no-{k}' for k in without)}"
 
 
 def mark_latest(run_dir: Path) -> None:

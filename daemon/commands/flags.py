@@ -20,7 +20,7 @@ def load_early(spec: str | None, runtime_name: str | None, threads: int | None) 
     """The early-estimate model: a file, ``none``, or (empty) the bundled one if any."""
     if spec == "none":
         return None
-    path = Path(spec) if spec else bundled.early_model()
+    path = bundled.resolve(spec, bundled.EARLY_MODEL)
     if path is None:
         return None
     model = Model(path, runtime_name=runtime_name or None, threads=threads or 1)
@@ -97,7 +97,12 @@ def parse_channels(text: str | None) -> tuple[int, ...] | None:
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", type=Path, help="a .tflite exported by `trainer export`")
+    group.add_argument(
+        "--model",
+        type=Path,
+        help="a .tflite exported by `trainer export`, or a bundled model's name "
+        f"(default {bundled.DEFAULT_MODEL}; {bundled.MEL_MODEL}: more accurate, slower)",
+    )
     group.add_argument(
         "--runtime",
         choices=runtime.NAMES,

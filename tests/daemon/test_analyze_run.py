@@ -120,6 +120,27 @@ def test_the_early_model_tags_one_shots_from_their_first_ms(parity_dir, tmp_path
         assert list(hit["descriptors"].values()) == pytest.approx(expected.tolist(), abs=1e-3)
 
 
+def test_a_bundled_model_is_named_by_its_file_name(parity_dir, tmp_path) -> None:
+    """``--model mel-cnn-int8.tflite`` (or ``model = ...`` in the settings) finds the
+    model inside the package wherever it is installed; a name that is neither a file
+    nor bundled is a configuration error that says so."""
+    out = tmp_path / "tags.jsonl"
+    result = daemon(
+        "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out), "--model", bundled.MEL_MODEL
+    )
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in out.read_text().splitlines()]
+    model = Model(bundled.model(bundled.MEL_MODEL))
+    assert len(hits) == 40 and {hit["model_id"] for hit in hits} == {model.model_id}
+    assert model.contract.architecture == "mel-cnn"
+    clip = audiofile.read(Path(hits[0]["file"]))
+    expected = model.predict(prepare(clip.frames, clip.sample_rate)[None])[0]
+    assert list(hits[0]["descriptors"].values()) == pytest.approx(expected.tolist(), abs=1e-3)
+    missing = daemon("analyze", "--oneshot", str(parity_dir), "--model", "no-such-model.tflite")
+    assert missing.returncode == CONFIG
+    assert "no-such-model.tflite" in missing.stderr and "no such file" in missing.stderr
+
+
 @pytest.mark.parametrize(
     ("model_bytes", "message"),
     [(None, "no such file"), (b"\x00" * 64, "not a TFLite model")],

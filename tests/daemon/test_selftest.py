@@ -22,7 +22,10 @@ from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata
 from timbrecast.trainer.export import embed_contract
 
 GROOVE = bundled.demo_recordings()[0]
-TIMBRE = [bundled.model(name) for name in ("seven-filters-int8.tflite", "early-25ms-int8.tflite")]
+TIMBRE = [
+    bundled.model(name)
+    for name in ("seven-filters-int8.tflite", "early-25ms-int8.tflite", bundled.MEL_MODEL)
+]
 
 
 def timbre_contract(content: bytes) -> ModelContract:

@@ -114,10 +114,95 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
     assert set(curves["early models"]) == {25.0}
 
 
+def test_the_mel_cnn_hears_the_spectrogram_its_docs_describe(drum_clips) -> None:
+    """The front end inside the model is the numpy log-mel of ``architectures``,
+    on real drum hits (a kick's sub-bass to a hat's top), not a look-alike."""
+    from timbrecast.trainer.architectures import MEL_BANDS, log_mel, log_mel_layer
+
+    got = log_mel_layer()()(drum_clips[..., None]).numpy()
+    expected = log_mel(drum_clips)
+    assert got.shape == expected.shape == (len(drum_clips), 122, MEL_BANDS)
+    # float32 FFT against numpy's float64: 0.1 dB at most, in bands near the floor.
+    difference = np.abs(got - expected)
+    assert difference.max() < 0.01 and difference.mean() < 1e-4
+    assert expected.max() > -1.0 and expected.min() < -7.0, "the clips span the range"
+
+
+def test_the_mel_cnn_trains_exports_int8_and_runs_in_the_daemon(
+    store: Path, tmp_path: Path, drum_clips
+) -> None:
+    """Saved, reloaded (its front end is a registered layer), exported with the
+    spectrogram in float and the CNN in int8, then run by the daemon's runtime."""
+    import tensorflow as tf
+
+    from timbrecast.trainer.architectures import custom_objects
+    from timbrecast.trainer.export import export
+
+    split = Split(validation=frozenset({"TR808EmulationKit"}), test=frozenset())
+    parts = load_split(store, split)
+    settings = TrainSettings(arch="mel-cnn", epochs=2, batch_size=4, patience=2, seed=1)
+    train(parts["train"], parts["validation"], settings, tmp_path / "run")
+    out = tmp_path / "mel.tflite"
+    export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split, draws=1)
+    model = Model(out)
+    assert model.contract.architecture == "mel-cnn" and model.contract.input_length == 16000
+    assert model.verdict is not None and model.verdict.error <= 0.01
+    keras = tf.keras.models.load_model(
+        tmp_path / "run" / "model.keras", custom_objects=custom_objects()
+    )
+    expected = LABEL_SCALE.points(keras.predict(drum_clips[..., None], verbose=0))
+    got = model.predict(drum_clips)
+    assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"
+    assert out.stat().st_size < 400_000
+
+
+def test_distill_labels_new_copies_of_training_hits_only(store: Path, tmp_path: Path) -> None:
+    """New augmented copies of the training side's real hits (none of a held-out kit,
+    none the corpus already holds), labelled by the network as `evaluate` would
+    predict them, and read back as training clips; a split that holds their kit out
+    refuses them."""
+    from timbrecast.trainer import distill
+    from timbrecast.trainer.evaluate import predict
+
+    split = Split(validation=frozenset({"TR808EmulationKit"}), test=frozenset())
+    parts = load_split(store, split)
+    settings = TrainSettings(arch="small", epochs=1, batch_size=4, patience=1, seed=1)
+    train(parts["train"], parts["validation"], settings, tmp_path / "run")
+    network = tmp_path / "run" / "model.keras"
+    out = tmp_path / "pseudo"
+    report = distill.build(store, network, out, 2, 1, 1, Bar, split)
+    bases = distill.base_hits(store, split)
+    assert {e.hit.kit for e in bases} == {"VariBreaks"}
+    assert report.made == 2 * len(bases) and not report.failed
+    pseudo, summary = distill.load(out, split)
+    assert summary["network"] == str(network) and len(pseudo) == report.made
+    assert {e.hit.kit for e in pseudo.entries} == {"VariBreaks"}
+    assert {e.hit.kind for e in pseudo.entries} == {"augmented"}
+    held = {e.hit.recipe for e in corpus.load(store)[0]}
+    assert not held & {e.hit.recipe for e in pseudo.entries}, "a copy the teacher labelled"
+    np.testing.assert_allclose(pseudo.targets, predict(network, pseudo.clips), atol=1e-5)
+    joined = parts["train"].joined(pseudo)
+    assert len(joined) == len(parts["train"]) + len(pseudo)
+    with pytest.raises(distill.PseudoError, match="held-out kits"):
+        distill.load(out, Split(validation=frozenset({"VariBreaks"}), test=frozenset()))
+
+
+def test_distill_names_what_it_cannot_use(store: Path, tmp_path: Path) -> None:
+    from timbrecast.daemon.exitcodes import CONFIG, DATA, NO_INPUT
+    from timbrecast.trainer import cli
+
+    network = tmp_path / "model.keras"
+    argv = ["distill", "--network", str(network), "--store", str(tmp_path)]
+    assert cli.main(argv) == NO_INPUT
+    network.write_bytes(b"")
+    assert cli.main([*argv, "--seed", "0"]) == CONFIG
+    assert cli.main(["train", "--store", str(store), "--pseudo", str(tmp_path)]) == DATA
+
+
 def test_trainer_help_lists_the_commands() -> None:
     result = subprocess.run([script("trainer"), "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("label", "dataset", "train", "evaluate", "export", "groove"):
+    for command in ("label", "dataset", "train", "distill", "evaluate", "export", "groove"):
         assert command in result.stdout
 
 

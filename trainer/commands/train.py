@@ -26,6 +26,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             "and are left out: run `trainer dataset build` again to label them",
             file=sys.stderr,
         )
+    made_by = None
+    if args.pseudo:
+        from timbrecast.trainer import distill
+
+        pseudo, summary = distill.load(args.pseudo)
+        parts["train"] = parts["train"].joined(pseudo)
+        made_by = summary["network"]
+        print(
+            f"{len(pseudo)} pseudo-labelled copies from {args.pseudo} ({made_by})", file=sys.stderr
+        )
     without = tuple(args.without.split(",")) if args.without else ()
     if without:
         parts["train"] = parts["train"].without(without)
@@ -37,6 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.patience,
         args.seed,
         args.early_ms,
+        str(args.pseudo) if args.pseudo else None,
+        made_by,
     )
     run_dir = args.out or run_folder(RUNS, settings, without)
     print(
@@ -68,7 +80,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "(best epoch), history.csv, loss.png and summary.json to the run directory."
         ),
         epilog="examples:\n  trainer train\n  trainer train --arch seven-filters-avg --seed 1\n"
-        "  trainer train --early-ms 25",
+        "  trainer train --early-ms 25\n"
+        "  trainer train --pseudo ~/.cache/timbrecast/pseudo   # after `trainer distill`",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULT)
@@ -88,6 +101,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         choices=["augmented", "synthetic", "augmented,synthetic"],
         help="leave parts out of the training set, to measure what each adds "
         "(validation is unchanged; runs/latest is not moved)",
+    )
+    train.add_argument(
+        "--pseudo",
+        type=Path,
+        metavar="DIR",
+        help="add a pseudo-labelled set (`trainer distill`) to the training side",
     )
     train.add_argument("--store", type=Path, default=default_store(), help="built corpus")
     train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN)")
