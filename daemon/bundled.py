@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -33,13 +34,14 @@ def model(name: str = DEFAULT_MODEL) -> Path | None:
 def resolve(spec: str | Path | None, default: str = DEFAULT_MODEL) -> Path | None:
     """A model as a user names it: a path, or a bundled model's file name
     (``mel-cnn-int8.tflite``) where no such file is at hand, so a setting works
-    wherever the package is installed; unnamed (None or empty), bundled ``default``."""
-    if not spec:
+    wherever the package is installed; unnamed (None or empty), bundled ``default``.
+    Text with a directory in it (``./mine.tflite``) is always a path."""
+    text = str(spec) if spec else ""
+    if not text:
         return model(default)
-    path = Path(spec)
-    if not path.exists() and path.name == str(spec):
-        return model(path.name) or path
-    return path
+    if "/" not in text and os.sep not in text and not Path(text).exists():
+        return model(text) or Path(text)
+    return Path(text)
 
 
 def early_model() -> Path | None:

@@ -45,15 +45,21 @@ class Report:
     without_collection: int
 
 
-def base_hits(store: Path, split: Split | None = None) -> list[corpus.Entry]:
+def base_hits(entries: list[corpus.Entry], split: Split | None = None) -> list[Hit]:
     """The labelled real hits of the training side: what the copies are made from."""
     split = split or Split.load()
-    entries, _ = corpus.load(store)
     return [
-        e
+        e.hit
         for e in entries
         if e.labels is not None and e.hit.kind == "real" and split.of(e.hit.kit) == TRAIN
     ]
+
+
+def new_copies(bases: list[Hit], copies: int, seed: int, held: set[str]) -> list[Hit]:
+    """``copies`` augmented copies of each base drawn with ``seed``, less any whose
+    recipe is in ``held`` (the corpus's own, which the teacher labelled: a corpus
+    built with the same seed would otherwise come back labelled by the network)."""
+    return [hit for hit in augment.augmented_hits(bases, copies, seed) if hit.recipe not in held]
 
 
 def _model_input(hit: Hit) -> tuple[np.ndarray | None, None, str | None]:
@@ -82,10 +88,16 @@ def build(
     and write them to ``out``."""
     from timbrecast.trainer.evaluate import predict
 
-    bases = [e.hit for e in base_hits(store, split)]
+    entries, _ = corpus.load(store)
+    bases = base_hits(entries, split)
     usable = [hit for hit in bases if machines.available() or not machines.needs(hit)]
     bases, without_collection = usable, len(bases) - len(usable)
-    hits = augment.augmented_hits(bases, copies, seed)
+    hits = new_copies(bases, copies, seed, {e.hit.recipe for e in entries})
+    if not hits:
+        raise PseudoError(
+            f"{store}: no new copies to make "
+            f"(no training real hits, or seed {seed} is the corpus's)"
+        )
     clips = np.zeros((len(hits), INPUT_LENGTH), dtype=np.int16)
     bar = progress_factory(len(hits), "rendering copies")
     errors = {
@@ -96,6 +108,8 @@ def build(
     bar.close()
     failed = [f"{_name(hits[i])}: {error}" for i, error in sorted(errors.items())]
     made = np.array([i for i in range(len(hits)) if i not in errors], dtype=np.int64)
+    if not made.size:
+        raise PseudoError(f"none of the {len(hits)} copies could be rendered: {failed[0]}")
     with labelling():
         targets = predict(network, dequantise(clips[made])).astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,18 +129,18 @@ def _name(hit: Hit) -> str:
     return f"{hit.source} {hit.kit} {hit.instrument}"
 
 
-def load(folder: Path, split: Split | None = None) -> tuple[Part, dict]:
-    """A pseudo-labelled set as training clips, and its summary; refused if any clip
-    comes from a kit that this split does not train on."""
+def load(folder: Path, split: Split | None = None) -> tuple[Part, str]:
+    """A pseudo-labelled set as training clips, and the network that labelled it;
+    refused if any clip comes from a kit that this split does not train on."""
     split = split or Split.load()
     try:
-        summary = json.loads((folder / "summary.json").read_text())
+        network = str(json.loads((folder / "summary.json").read_text())["network"])
         with (folder / "manifest.jsonl").open() as handle:
             entries = [corpus.Entry.from_json(line) for line in handle]
         clips = dequantise(np.load(folder / "clips.npy"))
         targets = np.load(folder / "targets.npy")
-    except (OSError, ValueError) as exc:
-        raise PseudoError(f"{folder}: not a pseudo-labelled set ({exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PseudoError(f"{folder}: not a pseudo-labelled set ({exc!r})") from exc
     held_out = sorted({e.hit.kit for e in entries if split.of(e.hit.kit) != TRAIN})
     if held_out:
         raise PseudoError(
@@ -135,4 +149,4 @@ def load(folder: Path, split: Split | None = None) -> tuple[Part, dict]:
         )
     if not len(entries) == len(clips) == len(targets):
         raise PseudoError(f"{folder}: manifest, clips and targets disagree in length")
-    return Part(clips, targets, entries), summary
+    return Part(clips, targets, entries), network

@@ -68,7 +68,7 @@ def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         floating = [layer.name for layer in model.layers if layer.name.startswith(FLOAT_LAYERS)]
         if floating:
-            return _int8_but(converter, representative, floating)
+            return _int8_but(model, converter, representative, floating)
     elif quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -77,18 +77,21 @@ def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None
     return bytes(converter.convert())
 
 
-def _int8_but(converter, representative: Callable, layers: list[str]) -> bytes:
+def _int8_but(
+    model: tf.keras.Model, converter, representative: Callable, layers: list[str]
+) -> bytes:
     """int8 everywhere but in ``layers``, whose ops stay float, with one quantize op
     where their output enters the int8 graph. The converter has no switch per Keras
-    layer; its quantisation debugger denies quantisation per tensor, and the
-    converted graph names each op's output after the layer that made it."""
+    layer; its quantisation debugger denies quantisation per tensor, and a converted
+    graph names each op's output after the layer that made it (read here from a
+    float conversion, which needs no calibration)."""
     import tensorflow as tf
 
-    interpreter = runtime.load().interpreter(bytes(converter.convert()))
-    names = {detail["name"] for detail in interpreter.get_tensor_details()}
+    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    names = {detail["name"] for detail in runtime.load().interpreter(plain).get_tensor_details()}
     denied = sorted(name for name in names if any(f"/{layer}" in name for layer in layers))
     if not denied:
-        raise ValueError(f"no tensor of {', '.join(layers)} found to keep in float")
+        raise ExportError(f"no tensor of {', '.join(layers)} found to keep in float")
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
         debug_dataset=representative,

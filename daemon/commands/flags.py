@@ -99,7 +99,6 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
-        type=Path,
         help="a .tflite exported by `trainer export`, or a bundled model's name "
         f"(default {bundled.DEFAULT_MODEL}; {bundled.MEL_MODEL}: more accurate, slower)",
     )

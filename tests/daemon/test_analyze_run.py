@@ -17,6 +17,7 @@ import zmq
 
 from tests.conftest import free_endpoint, script
 from timbrecast.daemon import audiofile, bundled
+from timbrecast.daemon.commands.flags import load_early
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.exitcodes import CONFIG, DATA
 from timbrecast.daemon.inference import Model
@@ -121,9 +122,10 @@ def test_the_early_model_tags_one_shots_from_their_first_ms(parity_dir, tmp_path
 
 
 def test_a_bundled_model_is_named_by_its_file_name(parity_dir, tmp_path) -> None:
-    """``--model mel-cnn-int8.tflite`` (or ``model = ...`` in the settings) finds the
-    model inside the package wherever it is installed; a name that is neither a file
-    nor bundled is a configuration error that says so."""
+    """``--model mel-cnn-int8.tflite`` (and ``--early-model``, and the settings' keys,
+    which go through the same ``bundled.resolve``) finds the model inside the package
+    wherever it is installed; ``./name`` is a path; a name that is neither a file nor
+    bundled is a configuration error that says so."""
     out = tmp_path / "tags.jsonl"
     result = daemon(
         "analyze", "--oneshot", str(parity_dir), "--jsonl", str(out), "--model", bundled.MEL_MODEL
@@ -136,6 +138,11 @@ def test_a_bundled_model_is_named_by_its_file_name(parity_dir, tmp_path) -> None
     clip = audiofile.read(Path(hits[0]["file"]))
     expected = model.predict(prepare(clip.frames, clip.sample_rate)[None])[0]
     assert list(hits[0]["descriptors"].values()) == pytest.approx(expected.tolist(), abs=1e-3)
+    assert bundled.resolve(bundled.MEL_MODEL) == bundled.model(bundled.MEL_MODEL)
+    assert bundled.resolve(f"./{bundled.MEL_MODEL}") == Path(f"./{bundled.MEL_MODEL}")
+    assert bundled.resolve("") == bundled.model() and bundled.resolve(None) == bundled.model()
+    early_model = load_early("early-25ms-int8.tflite", None, None)
+    assert early_model is not None and early_model.contract.early_ms == 25.0
     missing = daemon("analyze", "--oneshot", str(parity_dir), "--model", "no-such-model.tflite")
     assert missing.returncode == CONFIG
     assert "no-such-model.tflite" in missing.stderr and "no such file" in missing.stderr

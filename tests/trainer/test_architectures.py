@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import script
+from timbrecast.daemon import runtime
 from timbrecast.daemon.contract import LABEL_SCALE
 from timbrecast.daemon.inference import Model
-from timbrecast.trainer import corpus, hydrogen, synth
+from timbrecast.trainer import augment, corpus, hydrogen, synth
 from timbrecast.trainer.architectures import ARCHITECTURES, SEED_PARAMETERS, build
 from timbrecast.trainer.dataset import load_split
 from timbrecast.trainer.heard import LABELS
@@ -117,7 +118,13 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
 def test_the_mel_cnn_hears_the_spectrogram_its_docs_describe(drum_clips) -> None:
     """The front end inside the model is the numpy log-mel of ``architectures``,
     on real drum hits (a kick's sub-bass to a hat's top), not a look-alike."""
-    from timbrecast.trainer.architectures import MEL_BANDS, log_mel, log_mel_layer
+    from timbrecast.trainer.architectures import (
+        MEL_BANDS,
+        MEL_FFT,
+        log_mel,
+        log_mel_layer,
+        mel_bank,
+    )
 
     got = log_mel_layer()()(drum_clips[..., None]).numpy()
     expected = log_mel(drum_clips)
@@ -126,6 +133,11 @@ def test_the_mel_cnn_hears_the_spectrogram_its_docs_describe(drum_clips) -> None
     difference = np.abs(got - expected)
     assert difference.max() < 0.01 and difference.mean() < 1e-4
     assert expected.max() > -1.0 and expected.min() < -7.0, "the clips span the range"
+    # A 1 kHz tone lands in the band centred nearest 1 kHz, as the bank's edges say.
+    tone = np.sin(2 * np.pi * 1000.0 * np.arange(16_000) / 16_000).astype(np.float32)
+    bands = log_mel(tone[None])[0].mean(axis=0)
+    centres = np.fft.rfftfreq(MEL_FFT, 1 / 16_000) @ mel_bank() / mel_bank().sum(axis=0)
+    assert int(np.argmax(bands)) == int(np.argmin(np.abs(centres - 1000.0)))
 
 
 def test_the_mel_cnn_trains_exports_int8_and_runs_in_the_daemon(
@@ -154,6 +166,10 @@ def test_the_mel_cnn_trains_exports_int8_and_runs_in_the_daemon(
     got = model.predict(drum_clips)
     assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"
     assert out.stat().st_size < 400_000
+    tensors = runtime.load().interpreter(out.read_bytes()).get_tensor_details()
+    spectrogram = {t["dtype"] for t in tensors if "/log_mel" in t["name"]}
+    assert spectrogram and np.int8 not in spectrogram, "the spectrogram was quantised"
+    assert any(t["dtype"] == np.int8 and "conv2d" in t["name"] for t in tensors)
 
 
 def test_distill_labels_new_copies_of_training_hits_only(store: Path, tmp_path: Path) -> None:
@@ -171,32 +187,46 @@ def test_distill_labels_new_copies_of_training_hits_only(store: Path, tmp_path: 
     network = tmp_path / "run" / "model.keras"
     out = tmp_path / "pseudo"
     report = distill.build(store, network, out, 2, 1, 1, Bar, split)
-    bases = distill.base_hits(store, split)
-    assert {e.hit.kit for e in bases} == {"VariBreaks"}
+    entries = corpus.load(store)[0]
+    bases = distill.base_hits(entries, split)
+    assert {hit.kit for hit in bases} == {"VariBreaks"}
     assert report.made == 2 * len(bases) and not report.failed
-    pseudo, summary = distill.load(out, split)
-    assert summary["network"] == str(network) and len(pseudo) == report.made
+    pseudo, labelled_by = distill.load(out, split)
+    assert labelled_by == str(network) and len(pseudo) == report.made
     assert {e.hit.kit for e in pseudo.entries} == {"VariBreaks"}
     assert {e.hit.kind for e in pseudo.entries} == {"augmented"}
-    held = {e.hit.recipe for e in corpus.load(store)[0]}
-    assert not held & {e.hit.recipe for e in pseudo.entries}, "a copy the teacher labelled"
     np.testing.assert_allclose(pseudo.targets, predict(network, pseudo.clips), atol=1e-5)
     joined = parts["train"].joined(pseudo)
     assert len(joined) == len(parts["train"]) + len(pseudo)
     with pytest.raises(distill.PseudoError, match="held-out kits"):
         distill.load(out, Split(validation=frozenset({"VariBreaks"}), test=frozenset()))
+    # A corpus's own copies (here as a corpus built with seed 1 would hold them)
+    # are never made again: the teacher labelled those.
+    own = {hit.recipe for hit in augment.augmented_hits(bases, 2, 1)}
+    assert distill.new_copies(bases, 2, 1, own) == []
+    assert len(distill.new_copies(bases, 2, 2, own)) == 2 * len(bases)
 
 
-def test_distill_names_what_it_cannot_use(store: Path, tmp_path: Path) -> None:
+def test_distill_and_pseudo_name_what_they_cannot_use(store: Path, tmp_path: Path, capsys) -> None:
     from timbrecast.daemon.exitcodes import CONFIG, DATA, NO_INPUT
     from timbrecast.trainer import cli
 
+    def refused(argv: list[str], status: int, words: str) -> None:
+        assert cli.main(argv) == status, argv
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+
     network = tmp_path / "model.keras"
-    argv = ["distill", "--network", str(network), "--store", str(tmp_path)]
-    assert cli.main(argv) == NO_INPUT
+    distill = ["distill", "--network", str(network), "--store", str(store)]
+    refused([*distill[:3], "--store", str(tmp_path)], NO_INPUT, "no built corpus")
+    refused(distill, NO_INPUT, "no such model")
     network.write_bytes(b"")
-    assert cli.main([*argv, "--seed", "0"]) == CONFIG
-    assert cli.main(["train", "--store", str(store), "--pseudo", str(tmp_path)]) == DATA
+    refused([*distill, "--seed", "0"], CONFIG, "--seed 0")
+    refused(distill, CONFIG, "cannot label with it")
+    train = ["train", "--store", str(store), "--pseudo"]
+    refused([*train, str(tmp_path / "none")], NO_INPUT, "no such folder")
+    refused([*train, str(tmp_path)], DATA, "not a pseudo-labelled set")
+    refused([*train, str(tmp_path), "--without", "augmented"], CONFIG, "would drop")
 
 
 def test_trainer_help_lists_the_commands() -> None:

@@ -21,10 +21,15 @@ from timbrecast.trainer.commands.common import (
 
 def cmd_distill(args: argparse.Namespace) -> int:
     """Render the copies, label them with the network, write the set."""
+    import numpy as np
     from tqdm import tqdm
 
+    from timbrecast.daemon.contract import INPUT_LENGTH, ModelContractError
     from timbrecast.trainer import distill, machines
+    from timbrecast.trainer.evaluate import predict
 
+    if not (args.store / "manifest.jsonl").is_file():
+        raise InputMissing(f"{args.store}: no built corpus (run `trainer dataset build`)")
     if not args.network.exists():
         raise InputMissing(f"{args.network}: no such model")
     if args.copies < 1:
@@ -33,6 +38,16 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise Misused(
             "--seed 0 draws the corpus's own copies (labelled by the teacher); use 1 or more"
         )
+    # Tried before rendering (a minute or more), and refused outside the hush, which
+    # would print TensorFlow's held-back log under the one-line error.
+    problem = None
+    with quiet.tensorflow_output(args.verbose):
+        try:
+            predict(args.network, np.zeros((1, INPUT_LENGTH), dtype=np.float32))
+        except (ValueError, OSError, ModelContractError) as exc:
+            problem = exc
+    if problem is not None:
+        raise Misused(f"--network {args.network}: cannot label with it ({problem})")
 
     def bar(total: int, label: str) -> tqdm:
         return tqdm(total=total, unit="clip", desc=label, disable=args.quiet)

@@ -8,8 +8,9 @@ import textwrap
 from pathlib import Path
 
 from timbrecast.daemon import exitcodes
+from timbrecast.daemon.audiofile import InputMissing
 from timbrecast.trainer import quiet
-from timbrecast.trainer.commands.common import RUNS, default_store
+from timbrecast.trainer.commands.common import RUNS, Misused, default_store
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -30,25 +31,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.pseudo:
         from timbrecast.trainer import distill
 
-        pseudo, summary = distill.load(args.pseudo)
+        if args.without and "augmented" in args.without:
+            raise Misused(
+                "--without augmented would drop the --pseudo copies: use one or the other"
+            )
+        if not args.pseudo.is_dir():
+            raise InputMissing(
+                f"{args.pseudo}: no such folder (--pseudo; `trainer distill` makes it)"
+            )
+        pseudo, made_by = distill.load(args.pseudo)
         parts["train"] = parts["train"].joined(pseudo)
-        made_by = summary["network"]
         print(
             f"{len(pseudo)} pseudo-labelled copies from {args.pseudo} ({made_by})", file=sys.stderr
         )
+        del pseudo  # joined holds its own copy; this one is 1.4 GB at the documented size
     without = tuple(args.without.split(",")) if args.without else ()
     if without:
         parts["train"] = parts["train"].without(without)
     settings = TrainSettings(
-        args.arch,
-        args.epochs,
-        args.batch_size,
-        args.learning_rate,
-        args.patience,
-        args.seed,
-        args.early_ms,
-        str(args.pseudo) if args.pseudo else None,
-        made_by,
+        arch=args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
+        early_ms=args.early_ms,
+        pseudo=str(args.pseudo) if args.pseudo else None,
+        pseudo_network=made_by,
     )
     run_dir = args.out or run_folder(RUNS, settings, without)
     print(
@@ -58,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     with quiet.tensorflow_output(args.verbose):
         result = train(parts["train"], parts["validation"], settings, run_dir)
-    if run_dir.parent == RUNS and not without and not args.early_ms:
+    if run_dir.parent == RUNS and not without and not args.early_ms and not args.pseudo:
         mark_latest(run_dir)
     print(
         f"best validation MAE {result.best_val_mae:.4f} at epoch {result.best_epoch} of "
@@ -109,5 +118,5 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="add a pseudo-labelled set (`trainer distill`) to the training side",
     )
     train.add_argument("--store", type=Path, default=default_store(), help="built corpus")
-    train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN)")
+    train.add_argument("--out", type=Path, help="run directory (default runs/ARCH-seedN[-pseudo])")
     train.set_defaults(func=cmd_train)
