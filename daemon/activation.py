@@ -102,8 +102,7 @@ def filterbank(sample_rate: int, frame: int) -> np.ndarray:
     empty, read as silence."""
     freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
     spacing = sample_rate / frame
-    mel = np.linspace(_mel(FMIN), _mel(FMAX), BANDS + 2)
-    edges = 700.0 * (10 ** (mel / 2595.0) - 1.0)
+    edges = mel_edges(FMIN, FMAX, BANDS)
     bank = np.zeros((BANDS, freqs.size), dtype=np.float32)
     for k in range(BANDS):
         centre = edges[k + 1]
@@ -114,6 +113,14 @@ def filterbank(sample_rate: int, frame: int) -> np.ndarray:
         bank[k] = np.clip(np.minimum(rising, falling), 0.0, None)
         bank[k] /= max(float(bank[k].sum()), 1e-12)
     return bank
+
+
+def mel_edges(fmin: float, fmax: float, bands: int) -> np.ndarray:
+    """The ``bands + 2`` edges (Hz) of triangular bands evenly spaced on the mel
+    scale from ``fmin`` to ``fmax``: band k rises from edge k to k + 1 and falls to
+    k + 2. The timbre trainer's log-mel front end uses the same."""
+    mel = np.linspace(_mel(fmin), _mel(fmax), bands + 2)
+    return 700.0 * (10 ** (mel / 2595.0) - 1.0)
 
 
 def _mel(hz: float) -> float:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from timbrecast.daemon.activation import mel_edges
 from timbrecast.daemon.contract import DESCRIPTORS, INPUT_LENGTH, SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -145,8 +147,7 @@ def early(length: int) -> tf.keras.Model:
 def mel_bank() -> np.ndarray:
     """(MEL_FFT // 2 + 1, MEL_BANDS) triangular mel weights."""
     freqs = np.fft.rfftfreq(MEL_FFT, 1.0 / SAMPLE_RATE)
-    mel = np.linspace(_mel(MEL_FMIN), _mel(MEL_FMAX), MEL_BANDS + 2)
-    edges = 700.0 * (10 ** (mel / 2595.0) - 1.0)
+    edges = mel_edges(MEL_FMIN, MEL_FMAX, MEL_BANDS)
     bank = np.zeros((MEL_BANDS, freqs.size), dtype=np.float32)
     for k in range(MEL_BANDS):
         low, centre, high = edges[k], edges[k + 1], edges[k + 2]
@@ -154,10 +155,6 @@ def mel_bank() -> np.ndarray:
         falling = (high - freqs) / (high - centre)
         bank[k] = np.clip(np.minimum(rising, falling), 0.0, None)
     return bank.T
-
-
-def _mel(hz: float) -> float:
-    return 2595.0 * float(np.log10(1.0 + hz / 700.0))
 
 
 def log_mel(clips: np.ndarray) -> np.ndarray:
@@ -171,7 +168,7 @@ def log_mel(clips: np.ndarray) -> np.ndarray:
 @cache
 def log_mel_layer() -> type:
     """The Keras layer that turns a (batch, samples, 1) waveform into its log-mel
-    spectrogram; registered so that a saved mel-cnn loads (``custom_objects``)."""
+    spectrogram; registered so that a saved mel-cnn loads (``load``)."""
     import tensorflow as tf
 
     @tf.keras.utils.register_keras_serializable(package="timbrecast")
@@ -194,9 +191,12 @@ def log_mel_layer() -> type:
     return LogMel
 
 
-def custom_objects() -> dict[str, type]:
-    """What ``tf.keras.models.load_model`` needs to load any of these architectures."""
-    return {"LogMel": log_mel_layer()}
+def load(path: Path) -> tf.keras.Model:
+    """A saved model of any of these architectures (the mel-cnn's front end is a
+    layer of ours, which Keras must be handed to load it)."""
+    import tensorflow as tf
+
+    return tf.keras.models.load_model(path, custom_objects={"LogMel": log_mel_layer()})
 
 
 def mel_cnn() -> tf.keras.Model:

@@ -110,10 +110,11 @@ def build(
     made = np.array([i for i in range(len(hits)) if i not in errors], dtype=np.int64)
     if not made.size:
         raise PseudoError(f"none of the {len(hits)} copies could be rendered: {failed[0]}")
+    kept = clips[made]
     with labelling():
-        targets = predict(network, dequantise(clips[made])).astype(np.float32)
+        targets = predict(network, dequantise(kept)).astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "clips.npy", clips[made])
+    np.save(out / "clips.npy", kept)
     np.save(out / "targets.npy", targets)
     with (out / "manifest.jsonl").open("w") as handle:
         for index, labels in zip(made.tolist(), LABEL_SCALE.points(targets), strict=True):

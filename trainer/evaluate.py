@@ -44,30 +44,24 @@ def predict(model_path: Path, clips: np.ndarray) -> np.ndarray:
 
     An early-estimate model is fed what it would hear of each (full) clip.
     """
-    early_ms = reads_ms(model_path)
-    if early_ms is not None:
-        clips = early(clips, early_ms)
     if model_path.suffix == ".tflite":
-        return LABEL_SCALE.normalise(Model(model_path, batch=32).predict(clips))
-    import tensorflow as tf
-
-    keras = tf.keras.models.load_model(model_path, custom_objects=architectures.custom_objects())
-    raw = keras.predict(clips[..., None], batch_size=64, verbose=0)
+        model = Model(model_path, batch=32)
+        return LABEL_SCALE.normalise(model.predict(_heard(clips, model.contract.early_ms)))
+    keras = architectures.load(model_path)
+    heard = _heard(clips, early_ms_of(int(keras.input_shape[1])))
+    raw = keras.predict(heard[..., None], batch_size=64, verbose=0)
     return LABEL_SCALE.normalise(LABEL_SCALE.points(raw))
+
+
+def _heard(clips: np.ndarray, early_ms: float | None) -> np.ndarray:
+    return clips if early_ms is None else early(clips, early_ms)
 
 
 def reads_ms(model_path: Path) -> float | None:
     """How many ms after the attack a model reads (``None``: the whole second)."""
     if model_path.suffix == ".tflite":
         return read_contract(model_path.read_bytes()).early_ms
-    import tensorflow as tf
-
-    length = int(
-        tf.keras.models.load_model(
-            model_path, custom_objects=architectures.custom_objects()
-        ).input_shape[1]
-    )
-    return early_ms_of(length)
+    return early_ms_of(int(architectures.load(model_path).input_shape[1]))
 
 
 #: Milliseconds after the attack at which the early curve is measured.

@@ -164,7 +164,6 @@ def export(
     """Convert, embed the contract, and check the result through the daemon's runtime;
     an int8 model is calibrated on ``draws`` draws of training clips, the best on
     the validation kits kept."""
-    import tensorflow as tf
 
     from timbrecast.daemon.contract import (
         DESCRIPTORS,
@@ -178,7 +177,7 @@ def export(
     from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import inputs
 
-    keras = tf.keras.models.load_model(model_path, custom_objects=architectures.custom_objects())
+    keras = architectures.load(model_path)
     length = int(keras.input_shape[1])
     early_ms = early_ms_of(length)
     parts = load_split(store, split)

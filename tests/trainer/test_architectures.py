@@ -145,9 +145,7 @@ def test_the_mel_cnn_trains_exports_int8_and_runs_in_the_daemon(
 ) -> None:
     """Saved, reloaded (its front end is a registered layer), exported with the
     spectrogram in float and the CNN in int8, then run by the daemon's runtime."""
-    import tensorflow as tf
-
-    from timbrecast.trainer.architectures import custom_objects
+    from timbrecast.trainer.architectures import load
     from timbrecast.trainer.export import export
 
     split = Split(validation=frozenset({"TR808EmulationKit"}), test=frozenset())
@@ -159,9 +157,7 @@ def test_the_mel_cnn_trains_exports_int8_and_runs_in_the_daemon(
     model = Model(out)
     assert model.contract.architecture == "mel-cnn" and model.contract.input_length == 16000
     assert model.verdict is not None and model.verdict.error <= 0.01
-    keras = tf.keras.models.load_model(
-        tmp_path / "run" / "model.keras", custom_objects=custom_objects()
-    )
+    keras = load(tmp_path / "run" / "model.keras")
     expected = LABEL_SCALE.points(keras.predict(drum_clips[..., None], verbose=0))
     got = model.predict(drum_clips)
     assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"

@@ -27,11 +27,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             "and are left out: run `trainer dataset build` again to label them",
             file=sys.stderr,
         )
+    without = tuple(args.without.split(",")) if args.without else ()
     made_by = None
     if args.pseudo:
         from timbrecast.trainer import distill
 
-        if args.without and "augmented" in args.without:
+        if "augmented" in without:
             raise Misused(
                 "--without augmented would drop the --pseudo copies: use one or the other"
             )
@@ -45,7 +46,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{len(pseudo)} pseudo-labelled copies from {args.pseudo} ({made_by})", file=sys.stderr
         )
         del pseudo  # joined holds its own copy; this one is 1.4 GB at the documented size
-    without = tuple(args.without.split(",")) if args.without else ()
     if without:
         parts["train"] = parts["train"].without(without)
     settings = TrainSettings(
