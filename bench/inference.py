@@ -10,7 +10,7 @@ ratios against the int8 model, which is the reference run.
 
 ``--batch`` asks another question: what a backlog of k hits costs (a roll, hits
 on several channels at once, a folder tagged), for the shipped model and the
-early one. Side by side, per k: ``Model.predict`` on k clips (the reference),
+early ones (25 and 10 ms). Side by side, per k: ``Model.predict`` on k clips (the reference),
 k single calls, and one call of the batched interpreter padded to its size.
 
     python bench/inference.py --batch
@@ -47,7 +47,12 @@ def backlogs(clips: np.ndarray, repeats: int) -> None:
     """Median ms for k clips: predict, k single calls, one padded batch."""
     print("| model | clips | predict ms (reference) | one by one | x | padded batch | x |")
     print("|---|---|---|---|---|---|---|")
-    for name, path in (("shipped", bundled.model()), ("early", bundled.early_model())):
+    models = (
+        ("shipped", bundled.model()),
+        ("early 25 ms", bundled.early_model()),
+        ("early 10 ms", bundled.model(bundled.EARLY_10MS_MODEL)),
+    )
+    for name, path in models:
         model = Model(path, threads=1)
         for k in (1, 2, 4, 8):
             inputs = clips[:k, : model.contract.input_length]

@@ -12,8 +12,9 @@ with a ZeroMQ SUB socket connected *before* the daemon starts, and stamps every
 message with ``time.time_ns()`` as it arrives. (The empty ``--config`` keeps a
 ``/etc/timbrecast/timbrecast.toml`` on the machine out of the measurement.)
 
-What is reported, per message kind (``onset``, provisional ``timbre`` from the
-early model, final ``timbre``), pooled over the repetitions:
+What is reported, per message kind (``onset``, provisional ``timbre`` from each
+early model, named by the ms after the attack it read, final ``timbre``), pooled
+over the repetitions:
 
 * **arrival - unix_ns**: ``unix_ns`` is the daemon's wall-clock time of the
   attack. For a paced file the daemon anchors sample 0 to the wall time at
@@ -31,8 +32,9 @@ early model, final ``timbre``), pooled over the repetitions:
   time, which must be 1 s/s if the stream clock runs at wall-clock speed.
 
 The ``--full-second`` variant (each final one-shot waits for a full second of
-audio, the seed's behaviour) runs after the default one for comparison; ratios
-are against the default. The machine may be shared: compare ratios, not
+audio, the seed's behaviour) runs after the default one for comparison, then the
+bundled 10 ms and 25 ms early models together (two provisional messages per hit);
+ratios are against the default. The machine may be shared: compare ratios, not
 absolute milliseconds, across machines.
 """
 
@@ -45,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,24 +55,29 @@ import numpy as np
 import zmq
 
 from timbrecast.daemon import bundled
+from timbrecast.daemon.preprocess import PREROLL_S
 from timbrecast.daemon.protocol import Onset, ProtocolError, Timbre, decode
 
 USAGE = "python bench/latency.py [--repeat N] [--out FILE]"
-KINDS = ("onset", "provisional timbre", "final timbre")
 #: True onsets closer than this are one hit (a kick and a hi-hat struck together,
 #: a flam), as in bench/onsets.py and at the detector's default retrigger guard.
 SAME_HIT_S = 0.030
-VARIANTS: dict[str, list[str]] = {"default": [], "--full-second": ["--full-second"]}
+TWO_EARLY = f"{bundled.EARLY_10MS_MODEL},{bundled.EARLY_MODEL}"
+VARIANTS: dict[str, list[str]] = {
+    "default": [],
+    "--full-second": ["--full-second"],
+    "10 and 25 ms early models": ["--early-model", TWO_EARLY],
+}
 
 
 @dataclass
 class Run:
     """What one daemon run delivered to the subscriber."""
 
-    arrival_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    daemon_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    transit_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    from_true_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    arrival_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    daemon_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    transit_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    from_true_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     placement_ms: list[float] = field(default_factory=list)
     anchor_spread_us: float = 0.0
     pace_slope: float = float("nan")
@@ -98,9 +106,25 @@ def true_attacks(demo: Path) -> np.ndarray:
 
 
 def kind_of(event: Onset | Timbre) -> str:
-    if isinstance(event, Timbre):
-        return "provisional timbre" if event.provisional else "final timbre"
-    return "onset"
+    """``onset``, ``final timbre``, or ``provisional timbre, N ms`` (N: what its model
+    read after the attack, from the audio it was given less the pre-roll)."""
+    if not isinstance(event, Timbre):
+        return "onset"
+    if not event.provisional:
+        return "final timbre"
+    heard_ms = (event.audio_s - min(event.stream_time_s, PREROLL_S)) * 1000.0
+    return f"provisional timbre, {heard_ms:.0f} ms"
+
+
+def kinds(runs: list[Run]) -> list[str]:
+    """The kinds of message the runs delivered, in the order a hit's arrive."""
+    seen = {kind for run in runs for kind in run.arrival_ms}
+    provisional = sorted((k for k in seen if k.startswith("provisional")), key=_ms)
+    return ["onset", *provisional, "final timbre"]
+
+
+def _ms(kind: str) -> float:
+    return float(kind.rsplit(", ", 1)[1].removesuffix(" ms"))
 
 
 def one_run(demo: Path, truth: np.ndarray, flags: list[str], config: Path) -> Run:
@@ -182,10 +206,10 @@ def stats(values: list[float]) -> tuple[str, str]:
 
 
 def pooled(runs: list[Run], name: str) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {k: [] for k in KINDS}
+    out: dict[str, list[float]] = defaultdict(list)
     for run in runs:
-        for kind in KINDS:
-            out[kind] += getattr(run, name)[kind]
+        for kind, values in getattr(run, name).items():
+            out[kind] += values
     return out
 
 
@@ -204,7 +228,7 @@ def table(results: dict[str, list[Run]], truth: np.ndarray, repeat: int) -> str:
     for variant, runs in results.items():
         arrival, daemon = pooled(runs, "arrival_ms"), pooled(runs, "daemon_ms")
         transit, true = pooled(runs, "transit_ms"), pooled(runs, "from_true_ms")
-        for kind in KINDS:
+        for kind in kinds(runs):
             ratio = "-"
             if arrival[kind] and reference[kind]:
                 ratio = f"{np.median(arrival[kind]) / np.median(reference[kind]):.2f}"

@@ -93,7 +93,7 @@ def main() -> None:
         messages.clear()
         start = time.process_time()
         with pipeline.Pipeline(
-            model, RATE, ["demo"], sink, settings, early_model=early_model, wait_for_model=True
+            model, RATE, ["demo"], sink, settings, early_models=[early_model], wait_for_model=True
         ) as running:
             running.feed(ArrayInput(audio, RATE, block=BLOCK_FRAMES))
         total = time.process_time() - start

@@ -9,9 +9,10 @@ scaled to 0-1 and multiplied by its weight, with the sample's level (RMS dBFS,
 hit can prefer a soft sample. A query is one tree lookup: microseconds, even for
 100,000 samples (docs/benchmarks.md).
 
-Each hit may be matched twice: on its provisional timbre (28 ms after the attack,
-the early model's), so a sampler can play at once, and on its final one, sent
-only if it changes the choice (``--when both``, the default). The match says
+Each hit may be matched on each of its timbres: on its first provisional one (the
+early model's, 28 ms after the attack by default), so a sampler can play at once,
+then on a second provisional one (with two early models) and on its final one,
+each sent only if it changes the choice (``--when both``, the default). The match says
 which it is. With ``-k K --random``, one of the K nearest is drawn, never the one
 drawn last for the source when there is another: no machine-gun repeats; a
 final keeps the provisional choice while it is still among its K nearest.
@@ -245,23 +246,23 @@ class Chooser:
         if not isinstance(item, Timbre):
             return None
         key = (item.source, item.seq, item.unix_ns)
-        if item.provisional:
-            if self.when == "final":
-                return None
-            candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
-            index, distance = self._pick(item.source, candidates)
-            self._pending[key] = index
-            while len(self._pending) > PENDING:
-                self._pending.popitem(last=False)
-            return self._match(item, "provisional", (index, distance), candidates, first=True)
-        earlier = self._pending.pop(key, None)
+        if item.provisional and self.when == "final":
+            return None
+        # A hit's later estimates (a second provisional one, the final) answer only
+        # when they change its choice.
+        earlier = self._pending.get(key) if item.provisional else self._pending.pop(key, None)
         if earlier is not None and self.when == "first":
             return None
         candidates = self.matcher.nearest(item.descriptors, item.rms_dbfs, self.k)
         if earlier is not None and earlier in [index for index, _ in candidates]:
             return None
         chosen = self._pick(item.source, candidates)
-        return self._match(item, "final", chosen, candidates, first=earlier is None)
+        if item.provisional:
+            self._pending[key] = chosen[0]
+            while len(self._pending) > PENDING:
+                self._pending.popitem(last=False)
+        stage = "provisional" if item.provisional else "final"
+        return self._match(item, stage, chosen, candidates, first=earlier is None)
 
     def _pick(self, source: str, candidates: list[tuple[int, float]]) -> tuple[int, float]:
         if not self.pick_random:
@@ -406,8 +407,8 @@ def build_parser() -> _cli.Parser:
         choices=WHEN,
         default="both",
         help="match each hit once, on its first timbre (first: the provisional one, or the "
-        "final where there was none), on the final only, or both: the final is sent only if "
-        "it changes the choice (default both)",
+        "final where there was none), on the final only, or both (every estimate: a later "
+        "one is sent only if it changes the choice; default)",
     )
     space.add_argument("--seed", type=int, help="seed of --random (default: a fresh one)")
     out = parser.add_argument_group("output")

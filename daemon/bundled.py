@@ -18,6 +18,9 @@ DEFAULT_MODEL = "seven-filters-int8.tflite"
 #: The more accurate, larger model that ships beside the default (docs/model-card.md).
 MEL_MODEL = "mel-cnn-int8.tflite"
 EARLY_MODEL = "early-25ms-int8.tflite"
+#: An earlier, rougher estimate (10 ms after the attack) for a first provisional
+#: message: not on by default (docs/model-card.md).
+EARLY_10MS_MODEL = "early-10ms-int8.tflite"
 ONSET_MODEL = "onsets-int8.tflite"
 
 

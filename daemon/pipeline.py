@@ -11,9 +11,9 @@ onset is sent at once (a synth can trigger on it); its one-shot goes to the
 inference worker, which runs whatever has queued up as one batch and sends a
 timbre event per hit. Every hit is counted, and so is every one not described.
 
-With an early-estimate model, each hit also gets a provisional timbre event as
-soon as the model's few milliseconds after the attack have been heard (same
-``seq``; the final one follows when the one-shot ends).
+With early-estimate models, each hit also gets a provisional timbre event from
+each as soon as its few milliseconds after the attack have been heard (same
+``seq``, the shortest first; the final one follows when the one-shot ends).
 
 A pipeline is a context manager: entering starts the inference worker, leaving
 finishes (or, on an error, stops) it. ``feed`` is the one loop that takes an input's
@@ -29,7 +29,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -75,6 +75,13 @@ def levels(audio: np.ndarray) -> tuple[float, float]:
         return -200.0, -200.0
     samples = audio.astype(np.float64)
     return dbfs(float(np.abs(samples).max())), dbfs(float(np.sqrt(np.mean(samples**2))))
+
+
+def _early_ms(model: Model) -> float:
+    early_ms = model.contract.early_ms
+    if early_ms is None:
+        raise ValueError(f"{model.model_id} is not an early-estimate model")
+    return early_ms
 
 
 def describe(model: Model, clips: list[np.ndarray]) -> list[dict[str, float]]:
@@ -134,7 +141,12 @@ class _Job:
     source: str
     hit: _Hit
     segment: Segment
-    provisional: bool = False
+    #: The early-estimate model this job is for; None for the final estimate.
+    early: Model | None = None
+
+    @property
+    def provisional(self) -> bool:
+        return self.early is not None
 
 
 class _Channel:
@@ -144,8 +156,9 @@ class _Channel:
         self.counters = Counters()
         #: Onset sample -> the hit announced there, until its one-shot is queued.
         self.hit_at: dict[int, _Hit] = {}
-        #: Hits still waiting for their provisional estimate.
-        self.awaiting_early: list[tuple[OnsetEvent, _Hit]] = []
+        #: Hits still waiting for a provisional estimate: the sample up to which its
+        #: model reads, the hit, and the model.
+        self.awaiting_early: list[tuple[int, OnsetEvent, _Hit, Model]] = []
 
 
 class Pipeline:
@@ -160,19 +173,18 @@ class Pipeline:
         settings: DetectorSettings | None = None,
         full_second: bool = False,
         clock: Callable[[], int] = time.time_ns,
-        early_model: Model | None = None,
+        early_models: Sequence[Model] = (),
         wait_for_model: bool = False,
         health: Health | None = None,
     ) -> None:
         self.model = model
         self.health = health or Health()
-        self.early_model = early_model
+        #: Shortest first, so that a hit's provisional estimates go out in order.
+        self.early_models = sorted(early_models, key=_early_ms)
+        #: How many samples after the attack each early model reads.
+        self._early_after = [round(_early_ms(m) / 1000.0 * sample_rate) for m in self.early_models]
         #: Offline (a file as fast as it goes): a full queue holds the feed back.
         self.wait_for_model = wait_for_model
-        self._early_after = 0
-        if early_model is not None:
-            assert early_model.contract.early_ms is not None
-            self._early_after = round(early_model.contract.early_ms / 1000.0 * sample_rate)
         self.sample_rate = sample_rate
         self.sink = sink
         self.clock = clock
@@ -258,8 +270,10 @@ class Pipeline:
             segments = channel.segmenter.process(samples, onsets)
             for onset in onsets:
                 hit = self._announce(channel, onset)
-                if self.early_model is not None:
-                    channel.awaiting_early.append((onset, hit))
+                channel.awaiting_early += [
+                    (onset.sample + after, onset, hit, model)
+                    for after, model in zip(self._early_after, self.early_models, strict=True)
+                ]
             self._queue_early(channel)
             self._queue(channel, segments)
         self._samples += frames.shape[0]
@@ -365,18 +379,17 @@ class Pipeline:
         return hit
 
     def _queue_early(self, channel: _Channel) -> None:
-        """Hits of which the early model's milliseconds have now been heard."""
+        """Hits of which an early model's milliseconds have now been heard."""
         heard_to = channel.segmenter.stream_end
         waiting = []
-        for onset, hit in channel.awaiting_early:
-            if heard_to < onset.sample + self._early_after:
-                waiting.append((onset, hit))
+        for end, onset, hit, model in channel.awaiting_early:
+            if heard_to < end:
+                waiting.append((end, onset, hit, model))
                 continue
             start = onset.sample - round(PREROLL_S * self.sample_rate)
-            end = onset.sample + self._early_after
             audio = channel.segmenter.audio_between(start, end).copy()
             segment = Segment(onset, start, audio, "early")
-            self._submit(channel, _Job(channel.name, hit, segment, True))
+            self._submit(channel, _Job(channel.name, hit, segment, model))
         channel.awaiting_early = waiting
 
     def _queue(self, channel: _Channel, segments: list[Segment]) -> None:
@@ -427,10 +440,10 @@ class Pipeline:
                 return
 
     def _describe(self, jobs: list[_Job]) -> None:
-        early_jobs = [j for j in jobs if j.provisional]
-        if early_jobs:
-            assert self.early_model is not None
-            self._describe_with(self.early_model, early_jobs)
+        for model in self.early_models:
+            early_jobs = [j for j in jobs if j.early is model]
+            if early_jobs:
+                self._describe_with(model, early_jobs)
         final = [j for j in jobs if not j.provisional]
         if final:
             self._describe_with(self.model, final)

@@ -15,7 +15,7 @@ from its seven descriptors, placed at the hit's time, into a WAV file:
 
 It listens until Ctrl-C (or SIGTERM), ``--hits N`` hits, or ``--idle`` seconds
 without a hit, then writes what it heard. ``--provisional`` uses each hit's
-early estimate (25 ms after the attack) instead of the final one: what a live
+first early estimate (25 ms after the attack by default) instead of the final one: what a live
 synth shaping the sound a hit triggers would use. numpy is the only dependency
 besides the clients' subscriber.
 """
@@ -137,10 +137,17 @@ def listen(
     """The hits heard until ``stop``, the end of the stream, ``count`` hits, or ``idle_s``
     seconds after the last one."""
     hits: list[Timbre] = []
+    # A daemon with two early models sends two provisional estimates per hit: the
+    # synth plays the first.
+    heard: set[tuple[str, int, int]] = set()
     last = time.monotonic()
     while not stop.is_set() and not subscriber.finished and (count is None or len(hits) < count):
         item = subscriber.recv(timeout_s=0.1)
         if isinstance(item, Timbre) and item.provisional == provisional:
+            key = (item.source, item.seq, item.unix_ns)
+            if key in heard:
+                continue
+            heard.add(key)
             hits.append(item)
             last = time.monotonic()
         elif idle_s is not None and hits and time.monotonic() - last > idle_s:

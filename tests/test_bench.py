@@ -30,7 +30,12 @@ CPU = max(os.sched_getaffinity(0))
             "| early-int8-",
         ),
         ("label_gap.py", [str(PARITY), "--files", "1", "--jobs", "1"], "| resampling it to 16"),
-        ("inference.py", ["--batch", "--repeats", "1"], "| early | 8 |"),
+        ("inference.py", ["--batch", "--repeats", "1"], "| early 10 ms | 8 |"),
+        (
+            "latency.py",
+            ["--repeat", "1"],
+            "| 10 and 25 ms early models | provisional timbre, 10 ms |",
+        ),
         (
             "realtime.py",
             [

@@ -40,6 +40,7 @@ def test_the_wheel_builds_quietly_and_carries_its_data(wheel: tuple[Path, str]) 
     for data in (
         "timbrecast/daemon/models/seven-filters-int8.tflite",
         "timbrecast/daemon/models/early-25ms-int8.tflite",
+        "timbrecast/daemon/models/early-10ms-int8.tflite",
         "timbrecast/daemon/models/mel-cnn-int8.tflite",
         "timbrecast/daemon/models/onsets-int8.tflite",
         "timbrecast/daemon/demo/groove.flac",

@@ -41,7 +41,7 @@ QUANTIZATIONS = ("int8", "float16", "dynamic", "none")
 #: Keras layers (by name) an int8 export keeps in float: a spectrogram's band
 #: powers span 100 dB, which 8 bits cannot hold (quantised, the mel-cnn's
 #: validation MAE went from 0.034 to 0.230).
-FLOAT_LAYERS = ("log_mel",)
+FLOAT_LAYERS = ("log_mel", "log_spectrum")
 #: Calibration draws an int8 export tries (draw 0 is the one single-draw exports used).
 CALIBRATION_DRAWS = 6
 CALIBRATION_CLIPS = 300

@@ -65,12 +65,13 @@ def describe_model(settings: Settings) -> str:
 
 
 def describe_early_model(settings: Settings) -> str:
-    model = load_early(settings.early_model, settings.runtime, settings.threads)
-    if model is None:
+    models = load_early(settings.early_model, settings.runtime, settings.threads)
+    if not models:
         return "none (no provisional timbre messages)"
-    return (
-        f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack; "
+    return "; ".join(
+        f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack, "
         f"{selftest.described(model.verdict)}"
+        for model in models
     )
 
 

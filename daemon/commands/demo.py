@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not recordings:
         raise ConfigError("no demo recording bundled")
     model = load_model(args.model, args.runtime, args.threads)
-    early_model = load_early(args.early_model, args.runtime, args.threads)
+    early_models = load_early(args.early_model, args.runtime, args.threads)
     source = FileInput(recordings[0], realtime=not args.fast)
     subscriber = zmq.Context.instance().socket(zmq.SUB)
     subscriber.setsockopt(zmq.SUBSCRIBE, b"")
@@ -59,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         source.sample_rate,
         ["demo"],
         publisher,
-        early_model=early_model,
+        early_models=early_models,
         wait_for_model=args.fast,
         health=Health(drops=lambda: publisher.drops),
     )

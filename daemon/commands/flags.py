@@ -16,17 +16,30 @@ from timbrecast.daemon.onset import METHODS, DetectorSettings
 from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
 
 
-def load_early(spec: str | None, runtime_name: str | None, threads: int | None) -> Model | None:
-    """The early-estimate model: a file, ``none``, or (empty) the bundled one if any."""
+def load_early(
+    spec: str | None, runtime_name: str | None, threads: int | None
+) -> tuple[Model, ...]:
+    """The early-estimate models, shortest first: files or bundled names separated by
+    commas (``early-10ms-int8.tflite,early-25ms-int8.tflite``: two provisional
+    estimates per hit), ``none``, or (empty) the bundled default if it ships."""
     if spec == "none":
-        return None
-    path = bundled.resolve(spec, bundled.EARLY_MODEL)
-    if path is None:
-        return None
-    model = Model(path, runtime_name=runtime_name or None, threads=threads or 1)
-    if model.contract.early_ms is None:
-        raise ConfigError(f"early model {path}: not an early-estimate model (no early_ms)")
-    return model
+        return ()
+    names = [name.strip() for name in (spec or "").split(",")] if spec else [None]
+    models = []
+    for name in names:
+        if name == "":
+            raise ConfigError(f"early model {spec!r}: an empty name in the list")
+        path = bundled.resolve(name, bundled.EARLY_MODEL)
+        if path is None:
+            continue
+        model = Model(path, runtime_name=runtime_name or None, threads=threads or 1)
+        if model.contract.early_ms is None:
+            raise ConfigError(f"early model {path}: not an early-estimate model (no early_ms)")
+        models.append(model)
+    heard = [m.contract.early_ms for m in models]
+    if len(set(heard)) < len(heard):
+        raise ConfigError(f"early models {spec!r}: two read the same ms after the attack")
+    return tuple(sorted(models, key=lambda m: m.contract.early_ms or 0.0))
 
 
 def detector_settings(args: argparse.Namespace) -> DetectorSettings:
@@ -113,9 +126,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 def add_early_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--early-model",
-        metavar="FILE|none",
-        help="early-estimate model for provisional timbre messages a few ms after each "
-        "attack (default: the bundled one, if any; none: off)",
+        metavar="FILE[,FILE]|none",
+        help="early-estimate model(s) for provisional timbre messages a few ms after each "
+        "attack, one message per model, shortest first (default: the bundled "
+        f"{bundled.EARLY_MODEL}; none: off)",
     )
 
 

@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Listen and publish until the input ends or SIGTERM/SIGINT."""
     settings = run_settings(args)
     model = load_model(settings.model, settings.runtime, settings.threads)
-    early_model = load_early(settings.early_model, settings.runtime, settings.threads)
+    early_models = load_early(settings.early_model, settings.runtime, settings.threads)
     curve = Curve(Path(settings.secret_key), Path(settings.clients)) if settings.curve else None
     publisher = Publisher(
         settings.endpoint,
@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             while not publisher.subscribed.wait(0.1):
                 if control.stop.is_set():
                     return exitcodes.OK
-        return serve(args, settings, model, early_model, publisher, control)
+        return serve(args, settings, model, early_models, publisher, control)
     finally:
         publisher.close()
 
@@ -76,7 +76,7 @@ def serve(
     args: argparse.Namespace,
     settings: Settings,
     model: Model,
-    early_model: Model | None,
+    early_models: tuple[Model, ...],
     publisher: Publisher,
     control: Control,
 ) -> int:
@@ -90,15 +90,14 @@ def serve(
         publisher,
         settings.detector,
         settings.full_second,
-        early_model=early_model,
+        early_models=early_models,
         wait_for_model=args.file is not None and args.fast,
         health=Health(drops=lambda: publisher.drops, overruns=lambda: source.overruns),
     )
-    early_note = f" (+ {early_model.model_id} provisional)" if early_model else ""
+    early_note = "".join(f" (+ {m.model_id} provisional)" for m in early_models)
     detector = pipeline.detector
     proven = [(model.model_id, model.verdict), (detector.model_id, detector.verdict)]
-    if early_model is not None:
-        proven.append((early_model.model_id, early_model.verdict))
+    proven += [(m.model_id, m.verdict) for m in early_models]
     for model_id, verdict in proven:
         if verdict is not None and not verdict.xnnpack:
             log(f"{model_id}: {verdict.describe()}")

@@ -86,12 +86,35 @@ def test_each_descriptor_changes_the_voice_its_way(synth: ModuleType, name: str)
     assert (np.abs(low).max(), np.abs(high).max()) == pytest.approx((1.0, 0.5))
 
 
+@pytest.mark.parametrize(
+    ("heard", "early"),
+    [
+        ([], []),
+        # Two early models: two provisional estimates per hit, one note each hit.
+        (["--provisional"], ["--early-model", "early-10ms-int8.tflite,early-25ms-int8.tflite"]),
+    ],
+)
 def test_every_published_hit_is_synthesised_at_its_time(
-    synth: ModuleType, demo: Path, demo_onsets: list[float], tmp_path: Path
+    synth: ModuleType,
+    demo: Path,
+    demo_onsets: list[float],
+    tmp_path: Path,
+    heard: list[str],
+    early: list[str],
 ) -> None:
     endpoint, out = free_endpoint(), tmp_path / "hits.wav"
     listener = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--connect", endpoint, "--out", str(out), "--idle", "1"],
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--connect",
+            endpoint,
+            "--out",
+            str(out),
+            "--idle",
+            "1",
+            *heard,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -99,7 +122,15 @@ def test_every_published_hit_is_synthesised_at_its_time(
     try:
         # Subscribed before the daemon starts, which waits for the subscription.
         assert listener.stderr.readline().startswith(f"listening to {endpoint}")
-        daemon = [script("timbrecastd"), "run", "--file", str(demo), "--fast", "--wait-subscriber"]
+        daemon = [
+            script("timbrecastd"),
+            "run",
+            "--file",
+            str(demo),
+            "--fast",
+            "--wait-subscriber",
+            *early,
+        ]
         subprocess.run([*daemon, "--endpoint", endpoint], capture_output=True, check=True)
         stdout, _ = listener.communicate(timeout=30)
     finally:

@@ -136,6 +136,23 @@ def test_both_stages_send_the_final_only_when_it_changes_the_choice() -> None:
     assert only_first(timbre(seq=1, values=high)).first  # no provisional: the final
 
 
+def test_a_second_provisional_estimate_answers_only_when_it_changes_the_choice() -> None:
+    """Two early models (10 and 25 ms): the second provisional timbre is sent only if
+    it moves the hit's choice, and the final is then held to the newer choice."""
+    lib = Library([Sample("a.wav", (20.0,) * 7, -20.0), Sample("b.wav", (80.0,) * 7, -20.0)], [])
+    low, high = dict.fromkeys(DESCRIPTORS, 25.0), dict.fromkeys(DESCRIPTORS, 75.0)
+    chooser = Chooser(Matcher(lib, Space()))
+    assert chooser(timbre(seq=0, values=low, provisional=True)).index == 0
+    assert chooser(timbre(seq=0, values=low, provisional=True)) is None
+    moved = chooser(timbre(seq=0, values=high, provisional=True))
+    assert (moved.stage, moved.index, moved.first) == ("provisional", 1, False)
+    assert chooser(timbre(seq=0, values=high)) is None  # the final agrees with it
+    only_first = Chooser(Matcher(lib, Space()), when="first")
+    assert only_first(timbre(seq=1, values=low, provisional=True)).index == 0
+    assert only_first(timbre(seq=1, values=high, provisional=True)) is None
+    assert only_first(timbre(seq=1, values=high)) is None
+
+
 def test_random_of_k_never_repeats_and_stays_among_the_k() -> None:
     library = random_library(500)
     chooser = Chooser(Matcher(library, Space()), k=4, pick_random=True, when="final", seed=3)

@@ -18,7 +18,8 @@ import zmq
 from tests.conftest import free_endpoint, script
 from timbrecast.daemon import audiofile, bundled
 from timbrecast.daemon.commands.flags import load_early
-from timbrecast.daemon.contract import DESCRIPTORS
+from timbrecast.daemon.config import ConfigError
+from timbrecast.daemon.contract import DESCRIPTORS, ModelContractError
 from timbrecast.daemon.exitcodes import CONFIG, DATA
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.preprocess import early, prepare
@@ -141,8 +142,18 @@ def test_a_bundled_model_is_named_by_its_file_name(parity_dir, tmp_path) -> None
     assert bundled.resolve(bundled.MEL_MODEL) == bundled.model(bundled.MEL_MODEL)
     assert bundled.resolve(f"./{bundled.MEL_MODEL}") == Path(f"./{bundled.MEL_MODEL}")
     assert bundled.resolve("") == bundled.model() and bundled.resolve(None) == bundled.model()
-    early_model = load_early("early-25ms-int8.tflite", None, None)
-    assert early_model is not None and early_model.contract.early_ms == 25.0
+    (early_model,) = load_early("early-25ms-int8.tflite", None, None)
+    assert early_model.contract.early_ms == 25.0
+    both = load_early("early-25ms-int8.tflite, early-10ms-int8.tflite", None, None)
+    assert [m.contract.early_ms for m in both] == [10.0, 25.0]
+    assert load_early("none", None, None) == ()
+    assert [m.path for m in load_early("", None, None)] == [bundled.early_model()]
+    with pytest.raises(ConfigError, match="empty name"):
+        load_early("early-25ms-int8.tflite,", None, None)
+    with pytest.raises(ModelContractError, match=r"gone\.tflite: no such file"):
+        load_early("early-10ms-int8.tflite,./gone.tflite", None, None)
+    with pytest.raises(ConfigError, match="same ms"):
+        load_early("early-25ms-int8.tflite,early-25ms-int8.tflite", None, None)
     missing = daemon("analyze", "--oneshot", str(parity_dir), "--model", "no-such-model.tflite")
     assert missing.returncode == CONFIG
     assert "no-such-model.tflite" in missing.stderr and "no such file" in missing.stderr

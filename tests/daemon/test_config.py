@@ -185,6 +185,20 @@ def test_check_checks_the_early_model(tmp_path: Path) -> None:
     )
     assert "ok       early model: " in bundled.stdout
     assert "25 ms after each attack" in bundled.stdout
+    both = subprocess.run(
+        [
+            script("timbrecastd"),
+            "check",
+            "--stdin",
+            "--early-model",
+            "early-25ms-int8.tflite,early-10ms-int8.tflite",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(x for x in both.stdout.splitlines() if "early model" in x)
+    assert line.startswith("ok") and line.index("10 ms after") < line.index("25 ms after")
     assert "ok       onset detection: learned, onsets-int8-" in bundled.stdout
     flux = subprocess.run(
         [script("timbrecastd"), "check", "--stdin", "--detector", "flux"],

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from timbrecast.daemon import bundled
 from timbrecast.daemon.contract import DESCRIPTORS
 from timbrecast.daemon.inference import Model
 from timbrecast.daemon.inputs import ArrayInput
@@ -134,7 +135,7 @@ def test_an_early_model_gives_each_hit_a_provisional_estimate_first(
     model, beat, tiny_early
 ) -> None:
     audio, _ = beat
-    sink = run(model, audio, 256, early_model=Model(tiny_early))
+    sink = run(model, audio, 256, early_models=[Model(tiny_early)])
     onsets = sink.of(Onset)
     timbres = sink.of(Timbre)
     provisional = [t for t in timbres if t.provisional]
@@ -150,6 +151,29 @@ def test_an_early_model_gives_each_hit_a_provisional_estimate_first(
         assert early.unix_ns == later.unix_ns
     status = sink.of(Status)[-1]
     assert status.hits == len(onsets) and status.skipped == 0
+
+
+def test_two_early_models_give_two_provisional_estimates_shortest_first(
+    model, beat, tiny_early
+) -> None:
+    """The bundled 10 ms model and a 25 ms one, given longest first: per hit, the
+    10 ms estimate, then the 25 ms one, then the final, each from its own model and
+    on the audio its contract reads."""
+    audio, _ = beat
+    ten = Model(bundled.model(bundled.EARLY_10MS_MODEL))
+    assert ten.contract.early_ms == 10.0
+    sink = run(model, audio, 256, early_models=[Model(tiny_early), ten])
+    onsets = sink.of(Onset)
+    timbres = sink.of(Timbre)
+    assert len(onsets) > 3 and len(timbres) == 3 * len(onsets)
+    for onset in onsets:
+        first, second, final = [t for t in timbres if t.seq == onset.seq]
+        assert first.provisional and second.provisional and not final.provisional
+        assert first.model_id == ten.model_id and second.model_id != final.model_id
+        heard_before = min(onset.stream_time_s, 0.005)
+        assert first.audio_s == pytest.approx(heard_before + 0.010, abs=2.0 / RATE)
+        assert second.audio_s == pytest.approx(heard_before + 0.025, abs=2.0 / RATE)
+    assert sink.of(Status)[-1].skipped == 0
 
 
 def test_the_early_contract_is_checked(tiny_early) -> None:

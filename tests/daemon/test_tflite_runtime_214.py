@@ -65,7 +65,12 @@ def test_exported_models_load_and_agree_in_tflite_runtime_2_14(
 
     clips = tmp_path / "clips.npy"
     np.save(clips, drum_clips)
-    bundled_models = [bundled.model(), bundled.early_model(), bundled.model(bundled.MEL_MODEL)]
+    bundled_models = [
+        bundled.model(),
+        bundled.early_model(),
+        bundled.model(bundled.EARLY_10MS_MODEL),
+        bundled.model(bundled.MEL_MODEL),
+    ]
     models = [*bundled_models, tiny_tflite["int8"]]
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-c", RUN, str(clips), *map(str, models)],

@@ -91,10 +91,10 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
 
 
 def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: Path) -> None:
-    import tensorflow as tf
-
+    """Its spectra stay float in the int8 file, as the mel-cnn's does."""
     from timbrecast.daemon.contract import early_length
     from timbrecast.daemon.preprocess import early
+    from timbrecast.trainer.architectures import load
     from timbrecast.trainer.evaluate import early_curve
     from timbrecast.trainer.export import export
 
@@ -102,7 +102,7 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
     parts = load_split(store, split)
     settings = TrainSettings(epochs=2, batch_size=4, patience=2, seed=1, early_ms=25.0)
     train(parts["train"], parts["validation"], settings, tmp_path / "run")
-    keras = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
+    keras = load(tmp_path / "run" / "model.keras")
     assert keras.input_shape[1] == early_length(25.0) == 480
     out = tmp_path / "early.tflite"
     export(tmp_path / "run" / "model.keras", out, "int8", store, 0.05, split, draws=1)
@@ -113,6 +113,36 @@ def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: 
     assert np.abs(model.predict(clips) - expected).mean() < 3.0
     curves = early_curve(out, [out], parts["validation"], parts["train"].targets)
     assert set(curves["early models"]) == {25.0}
+    tensors = runtime.load().interpreter(out.read_bytes()).get_tensor_details()
+    spectra = {t["dtype"] for t in tensors if "/log_spectrum" in t["name"]}
+    assert spectra and np.int8 not in spectra, "a spectrum was quantised"
+
+
+def test_the_early_nets_spectra_are_the_documented_ones(drum_clips) -> None:
+    """The short spectrogram and the one frame of all that was heard, inside the
+    model, against the numpy reference on real hits' first 10 ms; a tone lands in
+    its bin."""
+    from timbrecast.daemon.contract import early_length
+    from timbrecast.daemon.preprocess import early
+    from timbrecast.trainer.architectures import (
+        SHORT_FFT,
+        SHORT_HOP,
+        log_spectrum,
+        log_spectrum_layer,
+    )
+
+    length = early_length(10.0)
+    heads = early(drum_clips, 10.0)
+    for frame, hop, fft in [(SHORT_FFT, SHORT_HOP, SHORT_FFT), (length, length, 256)]:
+        got = log_spectrum_layer()(frame, hop, fft)(heads[..., None]).numpy()
+        expected = log_spectrum(heads, frame, hop, fft)
+        frames = (length - frame) // hop + 1
+        assert got.shape == expected.shape == (len(heads), frames, fft // 2 + 1)
+        difference = np.abs(got - expected)
+        assert difference.max() < 0.02 and difference.mean() < 1e-3
+    tone = np.sin(2 * np.pi * 2000.0 * np.arange(length) / 16_000).astype(np.float32)
+    whole = log_spectrum(tone[None], length, length, 256)[0, 0]
+    assert int(np.argmax(whole)) == 32  # 2 kHz in 62.5 Hz bins
 
 
 def test_the_mel_cnn_hears_the_spectrogram_its_docs_describe(drum_clips) -> None:

@@ -60,8 +60,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         pseudo_network=made_by,
     )
     run_dir = args.out or run_folder(RUNS, settings, without)
+    what = f"the early-estimate net ({args.early_ms:g} ms)" if args.early_ms else args.arch
     print(
-        f"training {args.arch} on {len(parts['train'])} clips, validating on "
+        f"training {what} on {len(parts['train'])} clips, validating on "
         f"{len(parts['validation'])}; run directory {run_dir}",
         file=sys.stderr,
     )
@@ -108,8 +109,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--without",
         choices=["augmented", "synthetic", "augmented,synthetic"],
-        help="leave parts out of the training set, to measure what each adds "
-        "(validation is unchanged; runs/latest is not moved)",
+        metavar="PART[,PART]",
+        help="leave parts out of the training set (augmented, synthetic or "
+        "augmented,synthetic), to measure what each adds (validation is unchanged; "
+        "runs/latest is not moved)",
     )
     train.add_argument(
         "--pseudo",
