@@ -51,7 +51,7 @@ import argparse
 import csv
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mir_eval
@@ -66,13 +66,15 @@ from timbrecast.trainer.grooves import (
     CONDITIONS,
     KINDS,
     RATE,
+    KitMaker,
+    Mix,
     Note,
     Sound,
     all_kits,
     condition,
     in_turn,
+    mixed,
     pattern,
-    render,
 )
 
 WINDOW_S, COMBINE_S = 0.025, 0.030
@@ -174,6 +176,31 @@ def merged(notes: list[Note], truth: list[float]) -> tuple[np.ndarray, list[str]
         for group, top in zip(groups, loudest, strict=True)
     ]
     return times, kinds, [n.velocity for n in loudest]
+
+
+@dataclass(frozen=True)
+class Groove:
+    """One groove of the benchmark: its kit, tempo, notes and mix, and the generator
+    its conditions draw from next."""
+
+    family: str
+    kit: int
+    bpm: float
+    notes: list[Note]
+    mix: Mix
+    rng: np.random.Generator
+
+
+def groove(
+    seed: int, index: int, count: int, kits: dict[str, list[KitMaker]], cache: dict[str, Sound]
+) -> Groove:
+    """Groove ``index`` of ``count``, the same for a seed wherever it is played."""
+    rng = np.random.default_rng([seed, index])
+    bpm = 70 + 110 * (index + rng.uniform()) / count
+    family, which, maker = in_turn(kits, index)
+    kit = maker.make(rng, cache)
+    notes = pattern(rng, bpm)
+    return Groove(family, which, bpm, notes, mixed(notes, kit), rng)
 
 
 def band(velocity: int) -> str:
@@ -307,12 +334,9 @@ def main() -> None:
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     index_rows = [("groove", "family", "kit", "bpm", "references", *CONDITIONS)]
     for index in tqdm(range(args.grooves), desc="grooves", unit="groove"):
-        rng = np.random.default_rng([args.seed, index])
-        bpm = 70 + 110 * (index + rng.uniform()) / args.grooves
-        family, which, maker = in_turn(kits, index)
-        kit = maker.make(rng, cache)
-        notes = pattern(rng, bpm)
-        clean, truth = render(notes, kit)
+        played = groove(args.seed, index, args.grooves, kits, cache)
+        family, notes, rng = played.family, played.notes, played.rng
+        clean, truth = played.mix.audio, played.mix.truth
         refs, kinds, velocities = merged(notes, truth)
         stem = args.wavs / f"g{index:03d}"
         rows = [
@@ -334,7 +358,9 @@ def main() -> None:
                 for key in (name, "overall", f"family {family}"):
                     tallies[detector, key].add(found, refs, kinds, velocities)
         write_csv(Path(f"{stem}.detections.csv"), detections)
-        index_rows.append((stem.name, family, f"{which}", f"{bpm:.1f}", str(refs.size), *described))
+        index_rows.append(
+            (stem.name, family, f"{played.kit}", f"{played.bpm:.1f}", str(refs.size), *described)
+        )
     write_csv(args.wavs / "index.csv", index_rows)
     counts = ", ".join(f"{len(makers)} {family}" for family, makers in kits.items())
     header = (

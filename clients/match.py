@@ -61,7 +61,7 @@ DESCRIPTION = """\
 For each hit a daemon publishes, pick the sample of a tagged library whose
 timbre is nearest, and say so: JSON lines on standard output, and with --to an
 OSC message to a sampler:
-  /timbrecast/<source>/match  path index distance stage seq
+  /timbrecast/<source>/match  path index distance stage seq first
 where index is the sample's record in the library (from 0), distance is in the
 weighted descriptor space (0-1 per descriptor times its weight), stage is
 "provisional" or "final" and seq the hit's number (a final that changes a
@@ -323,7 +323,8 @@ class Outputs:
             self._out.flush()
         if self._send is not None:
             address = f"{self.prefix}/{address_part(match.source)}/match"
-            args = [match.path, match.index, match.distance, match.stage, match.seq]
+            first = int(match.first)
+            args = [match.path, match.index, match.distance, match.stage, match.seq, first]
             try:
                 self._send(address, args)
             except OSError as exc:

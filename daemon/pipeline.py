@@ -54,7 +54,8 @@ from timbrecast.daemon.threadname import name_this_thread
 
 Sink = Callable[[Event], None]
 #: Hits waiting for the model at most (each holds up to a second of audio: 64 of
-#: them at 48 kHz are 12 MB). Live, a backlog beyond it (a dense roll with
+#: them at 48 kHz are 12 MB); the queue also has room for each hit's provisional
+#: jobs (a few ms of audio each). Live, a backlog beyond it (a dense roll with
 #: --full-second on a slow board) is not described: counted in status as skipped,
 #: never waited for. A file read as fast as it goes waits for the model instead.
 MAX_QUEUED_HITS = 64
@@ -181,6 +182,9 @@ class Pipeline:
         self.health = health or Health()
         #: Shortest first, so that a hit's provisional estimates go out in order.
         self.early_models = sorted(early_models, key=_early_ms)
+        heard = [_early_ms(m) for m in self.early_models]
+        if len(set(heard)) < len(heard):
+            raise ValueError(f"two early models read the same ms after the attack ({heard})")
         #: How many samples after the attack each early model reads.
         self._early_after = [round(_early_ms(m) / 1000.0 * sample_rate) for m in self.early_models]
         #: Offline (a file as fast as it goes): a full queue holds the feed back.
@@ -201,7 +205,9 @@ class Pipeline:
         self._samples = 0
         self._started = time.monotonic()
         self._next_status = self._started + STATUS_INTERVAL_S
-        self._jobs: queue.Queue[_Job | None] = queue.Queue(MAX_QUEUED_HITS)
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(
+            MAX_QUEUED_HITS * (1 + len(self.early_models))
+        )
         self._worker = threading.Thread(target=self._infer, name="inference", daemon=True)
 
     def __enter__(self) -> Pipeline:
@@ -284,6 +290,9 @@ class Pipeline:
         heard so far, keep running, and say so in status until ``resume``."""
         self._state = f"input lost: {reason}"
         for channel in self.channels:
+            # Their early milliseconds will not come: the audio after the gap is not
+            # theirs, and a provisional estimate after the final one would mislead.
+            channel.awaiting_early.clear()
             self._queue(channel, channel.segmenter.flush())
 
     def resume(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,12 @@ CPU = max(os.sched_getaffinity(0))
         ("stages.py", ["--repeat", "1"], "| **whole pipeline** |"),
         ("int8_float.py", ["--rounds", "1", "--hits", "2"], "| dynamic-range (int8 weights) |"),
         ("match.py", ["--sizes", "200", "--queries", "20", "--rounds", "1"], "| 200 |"),
+        ("onset_snr.py", ["--grooves", "2", "--kits", "validation"], "| all |"),
+        (
+            "onsets.py",
+            ["--grooves", "2", "--kits", "validation", "--only", "ours", "--wavs", "{tmp}"],
+            "| overall | ours |",
+        ),
         (
             "oneshots.py",
             [str(PARITY), "--limit", "3", "--jobs", "1", "--reference", str(EARLY)],
@@ -56,15 +63,17 @@ CPU = max(os.sched_getaffinity(0))
         ),
     ],
 )
-def test_a_bench_script_runs(script: str, args: list[str], row: str) -> None:
-    if script == "onset_cpu.py":
-        pytest.importorskip("aubio", reason="bench/onset_cpu.py compares with aubio")
+def test_a_bench_script_runs(script: str, args: list[str], row: str, tmp_path: Path) -> None:
+    if script == "onsets.py":
+        pytest.importorskip("mir_eval", reason="bench/onsets.py scores with mir_eval")
+    if script in ("onset_cpu.py", "onset_snr.py"):
+        pytest.importorskip("aubio", reason=f"bench/{script} compares with aubio")
     if script in ("oneshots.py", "label_gap.py"):
         pytest.importorskip("timbral_models", reason=f"bench/{script} runs the teacher")
     if script == "int8_float.py":
         pytest.importorskip("tensorflow", reason="bench/int8_float.py converts (train extra)")
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), *args],
+        [sys.executable, str(REPO / "bench" / script), *(a.format(tmp=tmp_path) for a in args)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -142,7 +142,8 @@ def early(length: int) -> tf.keras.Model:
     the model as the mel-cnn's is: a short spectrogram (``SHORT_FFT`` frames every
     ``SHORT_HOP``) and one frame over everything heard, whose finer bins place a
     drum's first partials. On 10 ms they took the validation MAE from 0.0677 to
-    0.0641 (docs/model-card.md, "The early-estimate models")."""
+    0.0641 (an experiment with a 240-point whole frame; docs/model-card.md, "The
+    early-estimate models")."""
     import tensorflow as tf
 
     layers = tf.keras.layers
@@ -241,7 +242,9 @@ def log_spectrum_layer() -> type:
     return LogSpectrum
 
 
-def _log_power(waveform, frame: int, hop: int, fft: int, bank=None):
+def _log_power(
+    waveform: tf.Tensor, frame: int, hop: int, fft: int, bank: tf.Tensor | None = None
+) -> tf.Tensor:
     """log10 power (or band power, through ``bank``) of Hann frames, in TensorFlow."""
     import tensorflow as tf
 

@@ -333,17 +333,49 @@ def in_turn(kits: dict[str, list[KitMaker]], index: int) -> tuple[str, int, KitM
     return family, which, kits[family][which]
 
 
-def render(notes: list[Note], kit: Kit) -> tuple[np.ndarray, list[float]]:
-    """The mix at -1 dBFS peak and each note's true onset (its attack sample)."""
+@dataclass(frozen=True)
+class Part:
+    """One note's sound as it went into a mix: from sample ``start``, ``gain`` times
+    ``sound`` (the kit's samples, not a copy), the gain the mix's scale included."""
+
+    start: int
+    gain: float
+    sound: np.ndarray
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A rendered groove: the mix at -1 dBFS peak, each note's true onset (its attack
+    sample) and its ``Part``, so one note can be followed on its own."""
+
+    audio: np.ndarray
+    truth: list[float]
+    parts: list[Part]
+
+
+def mixed(notes: list[Note], kit: Kit) -> Mix:
+    """The groove played on ``kit``."""
     mix = np.zeros(round((notes[-1].time_s + 2.0) * RATE))
-    truth = []
+    truth, parts = [], []
     for note in notes:
         audio, attack = kit.sound(note.voice, note.velocity)
         start = round(note.time_s * RATE)
         part = audio[: mix.size - (start - attack)]  # the 0.5 s lead-in covers the attack
         mix[start - attack : start - attack + part.size] += (note.velocity / 127) ** 1.5 * part
         truth.append(start / RATE)
-    return mix * 10 ** (-1 / 20) / np.abs(mix).max(), truth
+        parts.append(Part(start - attack, (note.velocity / 127) ** 1.5, part))
+    scale = 10 ** (-1 / 20) / np.abs(mix).max()
+    return Mix(
+        mix * 10 ** (-1 / 20) / np.abs(mix).max(),
+        truth,
+        [Part(p.start, p.gain * scale, p.sound) for p in parts],
+    )
+
+
+def render(notes: list[Note], kit: Kit) -> tuple[np.ndarray, list[float]]:
+    """The mix at -1 dBFS peak and each note's true onset (its attack sample)."""
+    groove = mixed(notes, kit)
+    return groove.audio, groove.truth
 
 
 def noise(size: int, colour: str, rng: np.random.Generator) -> np.ndarray:
@@ -362,34 +394,66 @@ def noise(size: int, colour: str, rng: np.random.Generator) -> np.ndarray:
     return out / np.sqrt(np.mean(out**2))
 
 
-def room(clean: np.ndarray, rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """The direct sound plus a decaying noise tail from 1 ms: reverberant energy
-    ``drr_db`` below the direct sound's; renormalised to -1 dBFS."""
+@dataclass(frozen=True)
+class Heard:
+    """A groove as a listening condition delivers it (``audio``, and ``what`` was
+    drawn), and the linear path it took there (a room's ``tail``, then ``gain``; the
+    noise added after), so a part of the groove can be sent down it alone."""
+
+    audio: np.ndarray
+    what: str
+    gain: float = 1.0
+    tail: np.ndarray | None = None
+
+    def of(self, part: np.ndarray) -> np.ndarray:
+        """What the condition makes of ``part`` (any stretch that adds into the clean
+        groove and holds everything of it that rings on), without the noise."""
+        wet = part if self.tail is None else part + fftconvolve(part, self.tail)[: part.size]
+        return wet * self.gain
+
+
+def room_tail(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A room's response after the direct sound: a decaying noise tail from 1 ms,
+    its energy ``drr_db`` below the direct sound's."""
     t = np.arange(round(1.2 * rt60_s * RATE)) / RATE
     tail = rng.normal(size=t.size) * np.exp(-6.91 * t / rt60_s) * (t >= 0.001)
-    tail *= 10 ** (-drr_db / 20) / np.sqrt(np.sum(tail**2))
+    return tail * (10 ** (-drr_db / 20) / np.sqrt(np.sum(tail**2)))
+
+
+def room(clean: np.ndarray, tail: np.ndarray) -> tuple[np.ndarray, float]:
+    """The direct sound plus the room's tail, renormalised to -1 dBFS, and the gain
+    that renormalised it."""
     wet = clean + fftconvolve(clean, tail)[: clean.size]
-    return wet * 10 ** (-1 / 20) / np.abs(wet).max()
+    return wet * 10 ** (-1 / 20) / np.abs(wet).max(), 10 ** (-1 / 20) / np.abs(wet).max()
+
+
+def conditioned(name: str, clean: np.ndarray, rng: np.random.Generator) -> Heard:
+    """One listening condition, its parameters drawn from the groove's generator."""
+    floor_db, colour = rng.uniform(-65, -40), str(rng.choice(["white", "pink", "hum"]))
+    rt60, drr = rng.uniform(0.2, 1.5), rng.uniform(-15, 10)
+    if name == "noise":
+        audio = clean + noise(clean.size, colour, rng) * 10 ** (floor_db / 20)
+        return Heard(audio, f"{colour} {floor_db:.0f} dBFS")
+    if name == "room":
+        tail = room_tail(rt60, drr, rng)
+        audio, gain = room(clean, tail)
+        return Heard(audio, f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB", gain, tail)
+    if name == "quiet":
+        level = rng.uniform(-36, -12)
+        return Heard(clean * 10 ** (level / 20), f"{level:.0f} dB", 10 ** (level / 20))
+    if name == "live":
+        level = rng.uniform(-24, 0)
+        tail = room_tail(rt60, drr, rng)
+        audio, gain = room(clean, tail)
+        wet = audio * 10 ** (level / 20)
+        audio = wet + noise(clean.size, colour, rng) * 10 ** (floor_db / 20)
+        what = f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB, {level:.0f} dB, {colour} {floor_db:.0f} dBFS"
+        return Heard(audio, what, gain * 10 ** (level / 20), tail)
+    return Heard(clean, "")
 
 
 def condition(name: str, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """One listening condition, its parameters drawn from the groove's generator, and
     a line saying which."""
-    floor_db, colour = rng.uniform(-65, -40), str(rng.choice(["white", "pink", "hum"]))
-    rt60, drr = rng.uniform(0.2, 1.5), rng.uniform(-15, 10)
-    if name == "noise":
-        return clean + noise(clean.size, colour, rng) * 10 ** (floor_db / 20), (
-            f"{colour} {floor_db:.0f} dBFS"
-        )
-    if name == "room":
-        return room(clean, rt60, drr, rng), f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB"
-    if name == "quiet":
-        level = rng.uniform(-36, -12)
-        return clean * 10 ** (level / 20), f"{level:.0f} dB"
-    if name == "live":
-        level = rng.uniform(-24, 0)
-        wet = room(clean, rt60, drr, rng) * 10 ** (level / 20)
-        return wet + noise(clean.size, colour, rng) * 10 ** (floor_db / 20), (
-            f"RT60 {rt60:.2f} s, DRR {drr:+.0f} dB, {level:.0f} dB, {colour} {floor_db:.0f} dBFS"
-        )
-    return clean, ""
+    heard = conditioned(name, clean, rng)
+    return heard.audio, heard.what

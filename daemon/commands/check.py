@@ -71,7 +71,7 @@ def describe_early_model(settings: Settings) -> str:
     return "; ".join(
         f"{model.model_id} ({model.path}), {model.contract.early_ms:g} ms after each attack, "
         f"{selftest.described(model.verdict)}"
-        for model in models
+        for model in sorted(models, key=lambda m: m.contract.early_ms or 0.0)
     )
 
 

@@ -19,16 +19,17 @@ from timbrecast.daemon.protocol import DEFAULT_ENDPOINT
 def load_early(
     spec: str | None, runtime_name: str | None, threads: int | None
 ) -> tuple[Model, ...]:
-    """The early-estimate models, shortest first: files or bundled names separated by
+    """The early-estimate models: files or bundled names separated by
     commas (``early-10ms-int8.tflite,early-25ms-int8.tflite``: two provisional
     estimates per hit), ``none``, or (empty) the bundled default if it ships."""
-    if spec == "none":
+    text = (spec or "").strip()
+    if text == "none":
         return ()
-    names = [name.strip() for name in (spec or "").split(",")] if spec else [None]
+    names: list[str | None] = [name.strip() for name in text.split(",")] if text else [None]
+    if "" in names or "none" in names:
+        raise ConfigError(f"early model {spec!r}: an empty name or none in a list of models")
     models = []
     for name in names:
-        if name == "":
-            raise ConfigError(f"early model {spec!r}: an empty name in the list")
         path = bundled.resolve(name, bundled.EARLY_MODEL)
         if path is None:
             continue
@@ -39,7 +40,7 @@ def load_early(
     heard = [m.contract.early_ms for m in models]
     if len(set(heard)) < len(heard):
         raise ConfigError(f"early models {spec!r}: two read the same ms after the attack")
-    return tuple(sorted(models, key=lambda m: m.contract.early_ms or 0.0))
+    return tuple(models)
 
 
 def detector_settings(args: argparse.Namespace) -> DetectorSettings:

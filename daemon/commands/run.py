@@ -94,7 +94,8 @@ def serve(
         wait_for_model=args.file is not None and args.fast,
         health=Health(drops=lambda: publisher.drops, overruns=lambda: source.overruns),
     )
-    early_note = "".join(f" (+ {m.model_id} provisional)" for m in early_models)
+    early_ids = ", ".join(m.model_id for m in pipeline.early_models)
+    early_note = f" (+ {early_ids} provisional)" if early_ids else ""
     detector = pipeline.detector
     proven = [(model.model_id, model.verdict), (detector.model_id, detector.verdict)]
     proven += [(m.model_id, m.verdict) for m in early_models]

@@ -125,7 +125,7 @@ def test_the_pure_data_patch_receives_hits(background, daemon, parity_dir, tmp_p
         assert hardness == pytest.approx(ordered[0], abs=1e-4)
         brightness = float(lines.until(r"^brightness: (\S+)$", 10).group(1))
         assert brightness == pytest.approx(VALUES["brightness"] / 100, abs=1e-4)
-        found = lines.until(r"^match: (\S+) 0 (\S+) final 0$", 10)
+        found = lines.until(r"^match: (\S+) 0 (\S+) final 0 1$", 10)
         assert found.group(1) == clip
     finally:
         pd.terminate()

@@ -191,7 +191,8 @@ def test_matches_reach_an_osc_server_and_stdout(background, daemon, library, cap
     assert [address for address, _ in got] == ["/timbrecast/snare/match"] * 2
     for (_, args), line in zip(got, lines, strict=True):
         distance = pytest.approx(line["distance"])
-        assert args == (line["path"], line["index"], distance, line["stage"], line["seq"])
+        first = int(line["first"])
+        assert args == (line["path"], line["index"], distance, line["stage"], line["seq"], first)
         assert Path(line["path"]).is_file()
 
 

@@ -22,9 +22,10 @@ from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata
 from timbrecast.trainer.export import embed_contract
 
 GROOVE = bundled.demo_recordings()[0]
+#: Every bundled timbre model, the default first (the onset model has its own contract).
 TIMBRE = [
-    bundled.model(name)
-    for name in ("seven-filters-int8.tflite", "early-25ms-int8.tflite", bundled.MEL_MODEL)
+    bundled.model(),
+    *(p for p in bundled.models() if p.name not in (bundled.DEFAULT_MODEL, bundled.ONSET_MODEL)),
 ]
 
 

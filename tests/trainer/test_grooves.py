@@ -47,6 +47,26 @@ def test_conditions_stay_in_their_ranges() -> None:
         assert np.abs(wet).max() == pytest.approx(10 ** (-1 / 20)) and "RT60" in what
 
 
+def test_a_note_can_be_followed_alone_down_a_condition() -> None:
+    """The mix's parts add up to the mix, and a condition's linear path (room, level)
+    makes of the clean groove what it delivered, less its noise: what
+    bench/onset_snr.py sends one note down."""
+    rng = np.random.default_rng(2)
+    notes = pattern(rng, 120.0)
+    mix = grooves.mixed(notes, SynthKit(rng))
+    summed = np.zeros_like(mix.audio)
+    for part in mix.parts:
+        summed[part.start : part.start + part.sound.size] += part.gain * part.sound
+    np.testing.assert_allclose(summed, mix.audio, atol=1e-9)
+    for seed in range(4):
+        for name in ("clean", "room", "quiet"):
+            heard = grooves.conditioned(name, mix.audio, np.random.default_rng(seed))
+            np.testing.assert_allclose(heard.of(mix.audio), heard.audio, atol=1e-9)
+        live = grooves.conditioned("live", mix.audio, np.random.default_rng(seed))
+        floor = 10 * np.log10(np.mean((live.audio - live.of(mix.audio)) ** 2))
+        assert -65.5 <= floor <= -39.5 and live.what.endswith("dBFS")
+
+
 def test_a_hydrogen_kit_plays_its_velocity_layers() -> None:
     """Soft and hard notes of a layered Debian kit come from different samples."""
     layered = grooves.hydrogen_kits()
