@@ -186,7 +186,7 @@ class Pipeline:
         if len(set(heard)) < len(heard):
             raise ValueError(f"two early models read the same ms after the attack ({heard})")
         #: How many samples after the attack each early model reads.
-        self._early_after = [round(_early_ms(m) / 1000.0 * sample_rate) for m in self.early_models]
+        self._early_after = [round(ms / 1000.0 * sample_rate) for ms in heard]
         #: Offline (a file as fast as it goes): a full queue holds the feed back.
         self.wait_for_model = wait_for_model
         self.sample_rate = sample_rate

@@ -361,14 +361,14 @@ def mixed(notes: list[Note], kit: Kit) -> Mix:
         audio, attack = kit.sound(note.voice, note.velocity)
         start = round(note.time_s * RATE)
         part = audio[: mix.size - (start - attack)]  # the 0.5 s lead-in covers the attack
-        mix[start - attack : start - attack + part.size] += (note.velocity / 127) ** 1.5 * part
+        gain = (note.velocity / 127) ** 1.5
+        mix[start - attack : start - attack + part.size] += gain * part
         truth.append(start / RATE)
-        parts.append(Part(start - attack, (note.velocity / 127) ** 1.5, part))
-    scale = 10 ** (-1 / 20) / np.abs(mix).max()
+        parts.append(Part(start - attack, gain, part))
+    peak = np.abs(mix).max()
+    scale = 10 ** (-1 / 20) / peak
     return Mix(
-        mix * 10 ** (-1 / 20) / np.abs(mix).max(),
-        truth,
-        [Part(p.start, p.gain * scale, p.sound) for p in parts],
+        mix * 10 ** (-1 / 20) / peak, truth, [Part(p.start, p.gain * scale, p.sound) for p in parts]
     )
 
 
@@ -408,8 +408,7 @@ class Heard:
     def of(self, part: np.ndarray) -> np.ndarray:
         """What the condition makes of ``part`` (any stretch that adds into the clean
         groove and holds everything of it that rings on), without the noise."""
-        wet = part if self.tail is None else part + fftconvolve(part, self.tail)[: part.size]
-        return wet * self.gain
+        return (part if self.tail is None else reverberant(part, self.tail)) * self.gain
 
 
 def room_tail(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -420,11 +419,17 @@ def room_tail(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndar
     return tail * (10 ** (-drr_db / 20) / np.sqrt(np.sum(tail**2)))
 
 
+def reverberant(dry: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """The direct sound plus the room's tail, as long as the direct sound."""
+    return dry + fftconvolve(dry, tail)[: dry.size]
+
+
 def room(clean: np.ndarray, tail: np.ndarray) -> tuple[np.ndarray, float]:
     """The direct sound plus the room's tail, renormalised to -1 dBFS, and the gain
     that renormalised it."""
-    wet = clean + fftconvolve(clean, tail)[: clean.size]
-    return wet * 10 ** (-1 / 20) / np.abs(wet).max(), 10 ** (-1 / 20) / np.abs(wet).max()
+    wet = reverberant(clean, tail)
+    peak = np.abs(wet).max()
+    return wet * 10 ** (-1 / 20) / peak, 10 ** (-1 / 20) / peak
 
 
 def conditioned(name: str, clean: np.ndarray, rng: np.random.Generator) -> Heard:
