@@ -25,12 +25,10 @@ import numpy as np
 from onsets import COMBINE_S, DRUM_MACHINES, OTHERS, WINDOW_S, groove, ours  # bench/: this folder
 from tqdm import tqdm
 
-from timbrecast.daemon.activation import filterbank
-from timbrecast.daemon.onset import FRAME_S, HOP_S, DetectorSettings
-from timbrecast.trainer.grooves import CONDITIONS, RATE, Heard, Part, all_kits, conditioned
+from timbrecast.daemon.onset import DetectorSettings
+from timbrecast.trainer.audibility import AFTER_S, Bands, local_snr
+from timbrecast.trainer.grooves import CONDITIONS, RATE, all_kits, conditioned
 
-#: How far after the attack a note's SNR is measured.
-AFTER_S = 0.024
 #: SNR bins (dB, lower edges) and the velocity below which a note is soft.
 BINS = (-np.inf, 0.0, 5.0, 10.0)
 SOFT = 40
@@ -45,35 +43,6 @@ class Note:
     velocity: int
     snr_db: float
     found: tuple[bool, ...]
-
-
-class Bands:
-    """Band energies of 12 ms Hann frames every 4 ms, as the learned detector frames."""
-
-    def __init__(self) -> None:
-        self.frame, self.hop = round(FRAME_S * RATE), round(HOP_S * RATE)
-        self.bank = filterbank(RATE, self.frame)
-        self.window = np.hanning(self.frame)
-
-    def __call__(self, audio: np.ndarray) -> np.ndarray:
-        frames = np.lib.stride_tricks.sliding_window_view(audio, self.frame)[:: self.hop]
-        return (np.abs(np.fft.rfft(frames * self.window)) ** 2).sum(axis=0) @ self.bank.T
-
-
-def local_snr(heard: Heard, part: Part, attack: int, bands: Bands) -> float | None:
-    """The note's best band's energy over the rest's, in dB, over the frames that
-    hold its first ``AFTER_S``; None where those run off the groove."""
-    low, high = attack - bands.frame // 2, attack + round(AFTER_S * RATE) + bands.frame // 2
-    if low < 0 or high > heard.audio.size:
-        return None
-    origin = min(part.start, low)
-    alone = np.zeros(high - origin)
-    n = max(0, min(part.sound.size, high - part.start))
-    alone[part.start - origin : part.start - origin + n] = part.gain * part.sound[:n]
-    own = heard.of(alone)[low - origin :]
-    rest = heard.audio[low:high] - own
-    ratio = (bands(own) + 1e-20) / (bands(rest) + 1e-20)
-    return float(10 * np.log10(ratio.max()))
 
 
 def lone(truth: list[float]) -> list[int]:

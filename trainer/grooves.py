@@ -420,8 +420,9 @@ def room_tail(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndar
 
 
 def reverberant(dry: np.ndarray, tail: np.ndarray) -> np.ndarray:
-    """The direct sound plus the room's tail, as long as the direct sound."""
-    return dry + fftconvolve(dry, tail)[: dry.size]
+    """The direct sound plus the room's tail, as long as the direct sound (so only
+    as much of the tail as that counts: a note's 40 ms convolve in microseconds)."""
+    return dry + fftconvolve(dry, tail[: dry.size])[: dry.size]
 
 
 def room(clean: np.ndarray, tail: np.ndarray) -> tuple[np.ndarray, float]:

@@ -11,7 +11,10 @@ A frame is a target when an attack lies in its last ``TARGET_HOPS`` hops: the
 first frames that can see it, so the detector fires within 12 ms of the
 attack, looking at nothing after it. Training keeps every target frame, the
 frames around them (the hard negatives: a hit's own decay, a flam's stroke) and
-a share of the rest.
+a share of the rest. A target may count in the loss by how audible its note is
+where it falls (``OnsetTraining.inaudible_db``, off by default): the grooves know
+each note's own sound, so its local SNR is exact (``trainer.audibility``, taken
+before the EQ and compression, which are near enough to linear per band).
 """
 
 from __future__ import annotations
@@ -44,14 +47,17 @@ from timbrecast.daemon.activation import (
 from timbrecast.daemon.onset import FRAME_S, HOP_S, Framer
 from timbrecast.daemon.progress import Progress
 from timbrecast.daemon.tflitemeta import metadata
+from timbrecast.trainer.audibility import Bands, local_snr
 from timbrecast.trainer.grooves import (
     CONDITIONS,
     RATE,
+    Heard,
+    Mix,
     all_kits,
-    condition,
+    conditioned,
     in_turn,
+    mixed,
     pattern,
-    render,
 )
 
 TARGET_HOPS = 3
@@ -78,14 +84,38 @@ class OnsetTraining:
     batch_size: int = 512
     learning_rate: float = 2e-3
     seed: int = 0
+    #: Target frames of a note whose local SNR (dB, ``trainer.audibility``) is below
+    #: ``inaudible_db`` are left out of the loss (no band-energy detector hears them);
+    #: those up to ``weak_db`` count ``weak_weight`` times (the soft notes a drummer
+    #: loses in a live room rise a few dB out of what surrounds them). Off by default:
+    #: 0 dB and 2.5 times buy recall of soft notes at the cost of F on the test kits
+    #: (docs/benchmarks.md, "Targets weighted by how audible their notes are").
+    inaudible_db: float | None = None
+    weak_db: float = 10.0
+    weak_weight: float = 1.0
+
+    @property
+    def by_audibility(self) -> bool:
+        """Whether targets are weighted by their notes' local SNR."""
+        return self.inaudible_db is not None or self.weak_weight != 1.0
 
 
 @dataclass
 class Windows:
-    """Network inputs (n, ROWS, BANDS) and their targets (n,)."""
+    """Network inputs (n, ROWS, BANDS), their targets (n,), and each target's local
+    SNR in dB (the most audible of the notes it targets; +inf for other frames)."""
 
     inputs: np.ndarray
     targets: np.ndarray
+    snr_db: np.ndarray
+
+    def weights(self, settings: OnsetTraining) -> np.ndarray:
+        """Each window's weight in the loss (``OnsetTraining.inaudible_db``)."""
+        out = np.ones(len(self.targets), dtype=np.float32)
+        out[self.snr_db < settings.weak_db] = settings.weak_weight
+        if settings.inaudible_db is not None:
+            out[self.snr_db < settings.inaudible_db] = 0.0
+        return out
 
 
 def eq(audio: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -119,11 +149,25 @@ def compress(audio: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarr
     return out * np.abs(audio).max() / max(np.abs(out).max(), 1e-12)
 
 
-def live(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """A groove as a live input might give it: a condition, EQ, maybe compression,
-    at 44.1 or 48 kHz."""
+def heard(clean: np.ndarray, rng: np.random.Generator) -> Heard:
+    """A listening condition, drawn by ``CONDITION_WEIGHTS``."""
     weights = np.array([CONDITION_WEIGHTS[name] for name in CONDITIONS], dtype=float)
-    audio, _ = condition(str(rng.choice(CONDITIONS, p=weights / weights.sum())), clean, rng)
+    return conditioned(str(rng.choice(CONDITIONS, p=weights / weights.sum())), clean, rng)
+
+
+def snrs(groove: Mix, condition: Heard, bands: Bands) -> list[float]:
+    """Each note's local SNR in ``condition`` (+inf where its frames run off the
+    groove: those count as heard)."""
+    out = []
+    for part, onset in zip(groove.parts, groove.truth, strict=True):
+        snr = local_snr(condition, part, round(onset * RATE), bands)
+        out.append(np.inf if snr is None else snr)
+    return out
+
+
+def live(audio: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A conditioned groove as a live input might give it: EQ, maybe compression, at
+    44.1 or 48 kHz."""
     audio = eq(audio, RATE, rng)
     if rng.random() < 0.3:
         audio = compress(audio, RATE, rng)
@@ -133,19 +177,32 @@ def live(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     return audio.astype(np.float32), rate
 
 
-def frames_of(audio: np.ndarray, rate: int, onsets_s: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, BANDS) features as the daemon computes them, and each frame's target."""
+def frames_of(
+    audio: np.ndarray, rate: int, onsets_s: list[float], snr_db: list[float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames, BANDS) features as the daemon computes them, each frame's target, and
+    each target's local SNR (of the most audible note it targets, from ``snr_db``,
+    one per onset; +inf for other frames and where ``snr_db`` is not given)."""
     framer = Framer(rate)
     frames = framer.push(audio)
     values = features(frames.magnitudes, filterbank(rate, framer.frame))
     targets = np.zeros(len(values), dtype=np.float32)
-    for onset in onsets_s:
+    snr = np.full(len(values), -np.inf, dtype=np.float32)
+    for onset, db in zip(onsets_s, snr_db or [np.inf] * len(onsets_s), strict=True):
         after = frames.ends - round(onset * rate)
-        targets[(after > 0) & (after <= TARGET_HOPS * framer.hop)] = 1.0
-    return values, targets
+        near = (after > 0) & (after <= TARGET_HOPS * framer.hop)
+        targets[near] = 1.0
+        snr[near] = np.maximum(snr[near], db)
+    snr[targets == 0] = np.inf
+    return values, targets, snr
 
 
-def windows(values: np.ndarray, targets: np.ndarray, rng: np.random.Generator | None) -> Windows:
+def windows(
+    values: np.ndarray,
+    targets: np.ndarray,
+    snr_db: np.ndarray,
+    rng: np.random.Generator | None,
+) -> Windows:
     """Each frame with the CONTEXT - 1 before it and the memory before it (the stream
     starts in silence, as the daemon's window does); with ``rng``, only the frames
     training keeps."""
@@ -157,26 +214,33 @@ def windows(values: np.ndarray, targets: np.ndarray, rng: np.random.Generator | 
     if rng is not None:
         near = np.convolve(targets, np.ones(2 * NEAR_FRAMES + 1), mode="same") > 0
         keep = keep[near | (rng.random(len(values)) < OTHERS)]
-    return Windows(np.concatenate([view[keep], memory[keep, None]], axis=1), targets[keep])
+    inputs = np.concatenate([view[keep], memory[keep, None]], axis=1)
+    return Windows(inputs, targets[keep], snr_db[keep])
 
 
-def corpus(count: int, part: str, seed: int, drum_machines: Path, sample: bool) -> Windows:
-    """Windows of ``count`` grooves on the kits of ``part``, families and kits in turn."""
-    kits, cache = all_kits(drum_machines, part), {}
-    inputs, targets = [], []
+def corpus(
+    count: int, part: str, seed: int, drum_machines: Path, sample: bool, audibility: bool = False
+) -> Windows:
+    """Windows of ``count`` grooves on the kits of ``part``, families and kits in turn;
+    with ``audibility``, each target's local SNR (else +inf: every note counts once)."""
+    kits, cache, bands = all_kits(drum_machines, part), {}, Bands()
+    inputs, targets, snr = [], [], []
     progress = Progress(count, f"{part} grooves")
     for index in range(count):
         rng = np.random.default_rng([seed, index])
         kit = in_turn(kits, index)[2].make(rng, cache)
-        notes = pattern(rng, rng.uniform(60, 200))
-        clean, truth = render(notes, kit)
-        audio, rate = live(clean, rng)
-        part_windows = windows(*frames_of(audio, rate, truth), rng if sample else None)
+        groove = mixed(pattern(rng, rng.uniform(60, 200)), kit)
+        condition = heard(groove.audio, rng)
+        audio, rate = live(condition.audio, rng)
+        snr_db = snrs(groove, condition, bands) if audibility else None
+        framed = frames_of(audio, rate, groove.truth, snr_db)
+        part_windows = windows(*framed, rng if sample else None)
         inputs.append(part_windows.inputs.astype(np.float16))  # half the memory
         targets.append(part_windows.targets)
+        snr.append(part_windows.snr_db)
         progress.update()
     progress.close()
-    return Windows(np.concatenate(inputs), np.concatenate(targets))
+    return Windows(np.concatenate(inputs), np.concatenate(targets), np.concatenate(snr))
 
 
 def network():
@@ -203,9 +267,10 @@ def network():
 
 def render_sets(settings: OnsetTraining, drum_machines: Path) -> tuple[Windows, Windows]:
     """The training windows (sampled) and the validation grooves' (every frame)."""
-    train_set = corpus(settings.grooves, "train", settings.seed, drum_machines, sample=True)
+    weighted = settings.by_audibility
+    train_set = corpus(settings.grooves, "train", settings.seed, drum_machines, True, weighted)
     validation = corpus(
-        settings.validation_grooves, "validation", settings.seed + 1, drum_machines, sample=False
+        settings.validation_grooves, "validation", settings.seed + 1, drum_machines, False, weighted
     )
     return train_set, validation
 
@@ -217,6 +282,8 @@ def _batches(windows: Windows, settings: OnsetTraining):
     memory."""
     import tensorflow as tf
 
+    weights = windows.weights(settings)
+
     class Batches(tf.keras.utils.PyDataset):
         def __init__(self) -> None:
             super().__init__(workers=2)
@@ -226,10 +293,11 @@ def _batches(windows: Windows, settings: OnsetTraining):
         def __len__(self) -> int:
             return -(-len(self.order) // settings.batch_size)
 
-        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             size = settings.batch_size
             chosen = np.sort(self.order[index * size : (index + 1) * size])
-            return windows.inputs[chosen].astype(np.float32), windows.targets[chosen]
+            inputs = windows.inputs[chosen].astype(np.float32)
+            return inputs, windows.targets[chosen], weights[chosen]
 
         def on_epoch_end(self) -> None:
             self.rng.shuffle(self.order)
@@ -254,7 +322,11 @@ def train(settings: OnsetTraining, train_set: Windows, validation: Windows, out:
     )
     history = model.fit(
         _batches(train_set, settings),
-        validation_data=(validation.inputs.astype(np.float32), validation.targets),
+        validation_data=(
+            validation.inputs.astype(np.float32),
+            validation.targets,
+            validation.weights(settings),
+        ),
         epochs=settings.epochs,
         callbacks=[best],
         verbose=2,

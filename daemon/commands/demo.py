@@ -12,6 +12,7 @@ from timbrecast.daemon.commands.flags import (
     load_early,
 )
 from timbrecast.daemon.config import ConfigError
+from timbrecast.daemon.contract import PREROLL_S
 from timbrecast.daemon.inputs import FileInput
 from timbrecast.daemon.pipeline import Health, Pipeline
 from timbrecast.daemon.protocol import End, Event, Onset, Timbre
@@ -27,8 +28,13 @@ def event_line(event: Event) -> str:
         )
     if isinstance(event, Timbre):
         values = "  ".join(f"{k[:5]} {v:5.1f}" for k, v in event.descriptors.items())
-        kind = "early " if event.provisional else "timbre"
-        return f"{kind} {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms)"
+        if event.provisional:  # several early models: how much of the hit each heard
+            kind, heard = "early ", f", {(event.audio_s - PREROLL_S) * 1e3:.0f} ms of the hit"
+        else:
+            kind, heard = "timbre", ""
+        return (
+            f"{kind} {event.source} #{event.seq:<3d} {values}  ({event.latency_ms:.0f} ms{heard})"
+        )
     if isinstance(event, End):
         return f"end    {event.source} {event.reason} after {event.hits} hits"
     return (

@@ -97,8 +97,8 @@ def test_the_detector_reads_its_stream_as_the_trainer_cuts_it() -> None:
     audio = np.zeros(rate, dtype=np.float32)
     for start in (0.2, 0.5, 0.55, 0.8):
         audio[round(start * rate) :] += rng.normal(size=audio.size - round(start * rate)) * 0.05
-    values, _ = onsets.frames_of(audio, rate, [])
-    offline = onsets.windows(values, np.zeros(len(values)), None).inputs
+    values, targets, snr = onsets.frames_of(audio, rate, [])
+    offline = onsets.windows(values, targets, snr, None).inputs
     live = Activation(rate, Framer(rate).frame, FRAME_S, HOP_S)
     framer = Framer(rate)
     online = []

@@ -302,6 +302,29 @@ def test_demo_shows_every_hit_of_the_bundled_recording(tiny_tflite) -> None:
     assert sum(line.startswith("timbre ") for line in lines) == hits >= 40
 
 
+def test_demo_says_which_early_estimate_is_which(tiny_tflite) -> None:
+    """With both bundled early models each hit shows two provisional lines, one per ms
+    of audio heard, the 10 ms one first."""
+    shown = daemon(
+        "demo",
+        "--fast",
+        "--model",
+        str(tiny_tflite["int8"]),
+        "--early-model",
+        "early-10ms-int8.tflite,early-25ms-int8.tflite",
+        "--endpoint",
+        free_endpoint(),
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    early = [line for line in lines if line.startswith("early ")]
+    hits = sum(line.startswith("onset ") for line in lines)
+    assert sum(line.endswith(", 10 ms of the hit)") for line in early) == hits >= 40
+    assert sum(line.endswith(", 25 ms of the hit)") for line in early) == hits
+    first = next(line for line in early if " #5 " in line)
+    assert first.endswith(", 10 ms of the hit)")
+
+
 def test_a_reader_that_goes_away_is_a_normal_end(take: Path, tiny_tflite) -> None:
     """``timbrecastd analyze take.wav | head -1``: the pipe closes before the hits are
     written (``true`` reads nothing), and that is an end, not an internal error."""

@@ -271,3 +271,18 @@ def test_export_wants_at_least_one_calibration_draw(tmp_path: Path, capsys) -> N
     argv = ["export", "--tflite", str(model), "--out", str(tmp_path / "m.tflite")]
     assert cli.main([*argv, "--calibration-draws", "0"]) == CONFIG
     assert "--calibration-draws 0: at least 1" in capsys.readouterr().err
+
+
+def test_an_architecture_with_early_ms_is_refused_not_ignored(tmp_path: Path) -> None:
+    """The early-estimate net is its own architecture: ``--arch`` beside ``--early-ms``
+    was silently ignored; now it is a one-line configuration error, before any data."""
+    result = subprocess.run(
+        [script("trainer"), "train", "--early-ms", "10", "--arch", "mel-cnn"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 78
+    assert result.stderr.strip().count("\n") == 0
+    assert "--arch does not apply with --early-ms" in result.stderr

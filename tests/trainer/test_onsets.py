@@ -8,7 +8,18 @@ import pytest
 
 from timbrecast.daemon.activation import BANDS, CONTEXT, ROWS
 from timbrecast.daemon.onset import Framer
-from timbrecast.trainer.onsets import TARGET_HOPS, compress, eq, frames_of, windows
+from timbrecast.trainer.audibility import Bands
+from timbrecast.trainer.grooves import RATE as GROOVE_RATE
+from timbrecast.trainer.grooves import Heard, Mix, Part
+from timbrecast.trainer.onsets import (
+    TARGET_HOPS,
+    OnsetTraining,
+    compress,
+    eq,
+    frames_of,
+    snrs,
+    windows,
+)
 
 RATE = 48_000
 
@@ -19,10 +30,11 @@ def test_the_frames_just_after_each_attack_are_the_targets() -> None:
     for onset in onsets:
         start = round(onset * RATE)
         audio[start : start + 2000] = np.random.default_rng(0).normal(size=2000) * 0.5
-    values, targets = frames_of(audio, RATE, onsets)
+    values, targets, snr = frames_of(audio, RATE, onsets)
     framer = Framer(RATE)
     ends = framer.push(audio).ends
     assert values.shape == (ends.size, BANDS) and targets.sum() == 2 * TARGET_HOPS
+    assert np.isinf(snr).all()
     for onset in onsets:
         first = int(np.flatnonzero(ends > round(onset * RATE))[0])
         assert targets[first : first + TARGET_HOPS].all() and not targets[first - 1]
@@ -33,10 +45,10 @@ def test_training_keeps_every_target_and_the_frames_around_it() -> None:
     values = rng.normal(size=(5000, BANDS)).astype(np.float32)
     targets = np.zeros(5000, dtype=np.float32)
     targets[[100, 101, 102, 3000, 3001, 3002]] = 1.0
-    kept = windows(values, targets, rng)
+    kept = windows(values, targets, np.where(targets > 0, 3.0, np.inf), rng)
     assert kept.inputs.shape[1:] == (ROWS, BANDS) and kept.targets.sum() == 6
     assert len(kept.targets) < 0.3 * len(targets)
-    every = windows(values, targets, None)
+    every = windows(values, targets, np.full(5000, np.inf), None)
     assert len(every.targets) == 5000
     assert np.array_equal(every.inputs[200, CONTEXT - 1], values[200])
     assert np.array_equal(every.inputs[200, 0], values[200 - CONTEXT + 1])
@@ -58,3 +70,27 @@ def test_eq_and_compression_keep_the_groove_in_place(seed: int) -> None:
         return float(np.std(x[1000:3000]) / np.std(x[20_000:22_000]))
 
     assert spread(squeezed) < spread(audio)
+
+
+def test_each_target_counts_by_how_audible_its_note_is() -> None:
+    """Three bursts over a noise floor, loud, soft and under the floor: weighted by
+    audibility, the loud one's targets count once, the soft one's more, the inaudible
+    one's not at all."""
+    rng = np.random.default_rng(0)
+    burst = rng.normal(size=4410) * np.exp(-np.arange(4410) / 800)
+    audio, parts, truth = np.zeros(GROOVE_RATE), [], []
+    for onset, gain in ((0.2, 0.5), (0.5, 0.01), (0.8, 0.003)):
+        start = round(onset * GROOVE_RATE)
+        audio[start : start + burst.size] += gain * burst
+        parts.append(Part(start, gain, burst))
+        truth.append(onset)
+    heard = Heard(audio + rng.normal(size=audio.size) * 0.003, "white")
+    loud, soft, under = snrs(Mix(audio, truth, parts), heard, Bands())
+    assert loud > 20 and 0 < soft < 10 and under < 0
+    values, targets, snr = frames_of(heard.audio, GROOVE_RATE, truth, [loud, soft, under])
+    framed = windows(values, targets, snr, None)
+    assert (framed.weights(OnsetTraining()) == 1.0).all()  # the default: every note once
+    weights = framed.weights(OnsetTraining(inaudible_db=0.0, weak_weight=2.5))
+    assert weights[targets == 0].min() == 1.0
+    assert sorted(np.unique(weights[targets > 0])) == [0.0, 1.0, 2.5]
+    assert (weights[targets > 0] == 0).sum() == TARGET_HOPS

@@ -20,6 +20,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         validation_grooves=args.validation_grooves,
         epochs=args.epochs,
         seed=args.seed,
+        inaudible_db=args.inaudible_db,
+        weak_weight=args.weak_weight,
     )
     train_set, validation = render_sets(settings, drum_machines(args))
     print(
@@ -66,5 +68,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--epochs", type=int, default=20, help="default 20; the best one is kept")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--inaudible-db",
+        type=float,
+        metavar="DB",
+        help="leave out of the loss the targets of notes whose local SNR (each note's own "
+        "sound against all else around its attack, trainer/audibility.py) is below DB "
+        "(default: none left out)",
+    )
+    train.add_argument(
+        "--weak-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="count the targets of notes below 10 dB local SNR (and not left out) W times "
+        "(default 1; 2.5 with --inaudible-db 0 finds more soft notes in rooms, for some F: "
+        "docs/benchmarks.md)",
+    )
     add_drum_machines(train)
     train.set_defaults(func=cmd_train)

@@ -16,9 +16,12 @@ from timbrecast.trainer.commands.common import RUNS, Misused, default_store
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one architecture; the run directory gets the model, log, plot, summary."""
     from timbrecast.trainer import corpus
+    from timbrecast.trainer.architectures import DEFAULT
     from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import TrainSettings, mark_latest, run_folder, train
 
+    if args.early_ms and args.arch:
+        raise Misused("--arch does not apply with --early-ms: the early-estimate net is its own")
     parts = load_split(args.store)
     pending = sum(e.pending for e in corpus.load(args.store)[0])
     if pending:
@@ -49,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if without:
         parts["train"] = parts["train"].without(without)
     settings = TrainSettings(
-        arch=args.arch,
+        arch=args.arch or DEFAULT,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -60,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         pseudo_network=made_by,
     )
     run_dir = args.out or run_folder(RUNS, settings, without)
-    what = f"the early-estimate net ({args.early_ms:g} ms)" if args.early_ms else args.arch
+    what = f"the early-estimate net ({args.early_ms:g} ms)" if args.early_ms else settings.arch
     print(
         f"training {what} on {len(parts['train'])} clips, validating on "
         f"{len(parts['validation'])}; run directory {run_dir}",
@@ -94,7 +97,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "  trainer train --pseudo ~/.cache/timbrecast/pseudo   # after `trainer distill`",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULT)
+    train.add_argument(
+        "--arch", choices=list(ARCHITECTURES), help=f"the network (default {DEFAULT})"
+    )
     train.add_argument("--epochs", type=int, default=60, help="at most (default 60)")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
