@@ -214,8 +214,9 @@ def _prepare_hit(hit: Hit) -> Rendered:
 
 def _check_hit(hit: Hit) -> tuple[np.ndarray | None, str | None, str | None]:
     """Worker for ``verify``: as ``_prepare_hit``, but hands back only the key of the
-    teacher's view, which is all a check needs (the views of a whole corpus are
-    about 2 GB to ship between processes)."""
+    teacher's view: a check needs to know that the view could be made (``build``
+    would fail the hit otherwise), not its samples, and the views of a whole corpus
+    are about 2 GB to ship between processes."""
     model_input, view, error = _prepare_hit(hit)
     return model_input, None if view is None else view.key, error
 
