@@ -8,12 +8,14 @@ naming the package to install.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from timbrecast.daemon import audiofile
 from timbrecast.trainer import soundfonts
 from timbrecast.trainer.soundfonts import Listing, SoundFont, SoundFontError
 from timbrecast.trainer.sources import INSTRUMENT_CLASSES, Hit
@@ -122,9 +124,30 @@ def test_rendered_hits_are_clean_one_shots(listing: Listing) -> None:
 
 def test_rendering_is_bit_identical(listing: Listing) -> None:
     for hit in (find(listing, "timgm6mb-GM", 38, "Standard"), find(listing, "freepats-GM", 46)):
-        first, second = soundfonts.render(hit), soundfonts.render(hit)
+        first = soundfonts.render(hit)
+        soundfonts._freepats_notes.cache_clear()  # a second timidity run, not the kept one
+        second = soundfonts.render(hit)
         assert first.frames.dtype == second.frames.dtype
         assert first.frames.tobytes() == second.frames.tobytes(), hit
+
+
+def test_a_freepats_note_comes_out_of_the_batch_as_it_does_alone(
+    listing: Listing, tmp_path: Path
+) -> None:
+    """timidity renders every freepats note in one process (a process costs a
+    second): the notes after the first must not carry anything of the ones before."""
+    soundfonts._freepats_notes.cache_clear()
+    for note in (35, 46, 81):
+        hit = find(listing, "freepats-GM", note)
+        fields = hit.recipe_fields()
+        (tmp_path / "alone.mid").write_bytes(
+            soundfonts.midi_file(note, fields["velocity"], fields["program"])
+        )
+        command = soundfonts._timidity(fields, ["alone.mid"])
+        subprocess.run(command, cwd=tmp_path, capture_output=True, check=True)
+        alone = audiofile.read(tmp_path / "alone.wav")
+        frames = soundfonts.trim(alone.frames, alone.sample_rate)
+        assert soundfonts.render(hit).frames.tobytes() == frames.tobytes(), note
 
 
 def test_the_midi_file_is_one_drum_note() -> None:
