@@ -18,19 +18,24 @@ from pathlib import Path
 
 TOLERANCE = 0.5
 DEMO_LINE = re.compile(r"^(onset|early|timbre)\s+(\S+)\s+#(\d+)(.*)$")
+HEARD = re.compile(r", (\d+) ms of the hit\)")
 ONSET_REST = re.compile(r"at\s+(\d+\.\d{3}) s\s+peak\s+(-?\d+\.\d) dBFS")
 DESCRIPTOR = re.compile(r"\b([a-z]{5})\s+(-?\d+\.\d)(?!\d)")
 
 
 def demo_events(path: Path) -> dict[tuple[str, str, int], tuple[str, list[float]]]:
     """(kind, source, seq) -> what to compare: an onset's time (exact, to the ms) and
-    peak, or a timbre line's seven descriptors."""
+    peak, or a timbre line's seven descriptors. An early line's kind names how much
+    of the hit its model heard ("early 10 ms"): with two early models a hit has two."""
     events = {}
     for line in path.read_text().splitlines():
         match = DEMO_LINE.match(line)
         if not match:
             continue
         kind, source, seq, rest = match.groups()
+        heard = HEARD.search(rest)
+        if kind == "early" and heard:
+            kind = f"early {heard.group(1)} ms"
         if kind == "onset":
             onset = ONSET_REST.search(rest)
             key, values = (onset.group(1), [float(onset.group(2))]) if onset else (rest, [])

@@ -102,6 +102,33 @@ def test_a_moved_onset_or_descriptor_in_the_demo_is_caught(runs: Path) -> None:
     assert "demo ('timbre', 'demo', 7)" in done.stderr
 
 
+def test_each_early_models_line_is_compared_with_its_own(runs: Path) -> None:
+    """With two early models a hit has two early lines: a change in the first must not
+    hide behind the second."""
+    lines = (runs / "here-demo.txt").read_text().splitlines()
+    early = next(i for i, line in enumerate(lines) if line.startswith("early  demo #4 "))
+    heard = re.search(r", (\d+) ms of the hit\)$", lines[early])
+    assert heard, lines[early]
+    later = lines[early].replace(f"{heard.group(1)} ms of the hit)", "1 ms of the hit)")
+    both = [*lines[: early + 1], later, *lines[early + 1 :]]
+    (runs / "two-demo.txt").write_text("\n".join(both) + "\n")
+    for name in ("groove.jsonl", "oneshot.jsonl"):
+        shutil.copy(runs / f"here-{name}", runs / f"two-{name}")
+        shutil.copy(runs / f"here-{name}", runs / f"shifted-{name}")
+    both[early] = re.sub(
+        r"warmt\s+(\S+)", lambda m: f"warmt {float(m.group(1)) + 0.7:5.1f}", both[early]
+    )
+    (runs / "shifted-demo.txt").write_text("\n".join(both) + "\n")
+    done = subprocess.run(
+        [sys.executable, str(COMPARE), str(runs), "two", "shifted"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"demo ('early {heard.group(1)} ms', 'demo', 4)" in done.stderr, done.stderr
+
+
 @pytest.mark.skipif(
     os.environ.get("TIMBRECAST_ARM64") != "1",
     reason="the emulated Pi run takes 15 minutes as root: TIMBRECAST_ARM64=1 (before a release)",
