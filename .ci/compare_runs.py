@@ -33,8 +33,7 @@ def demo_events(path: Path) -> dict[tuple[str, str, int], tuple[str, list[float]
         if not match:
             continue
         kind, source, seq, rest = match.groups()
-        heard = HEARD.search(rest)
-        if kind == "early" and heard:
+        if kind == "early" and (heard := HEARD.search(rest)):
             kind = f"early {heard.group(1)} ms"
         if kind == "onset":
             onset = ONSET_REST.search(rest)

@@ -43,9 +43,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def compare(out: Path, other: str) -> subprocess.CompletedProcess[str]:
+def compare(out: Path, other: str, reference: str = "here") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(COMPARE), str(out), "here", other],
+        [sys.executable, str(COMPARE), str(out), reference, other],
         capture_output=True,
         text=True,
         timeout=60,
@@ -111,20 +111,14 @@ def test_each_early_models_line_is_compared_with_its_own(runs: Path) -> None:
     assert heard, lines[early]
     later = lines[early].replace(f"{heard.group(1)} ms of the hit)", "1 ms of the hit)")
     both = [*lines[: early + 1], later, *lines[early + 1 :]]
+    copy_as(runs, "two")
+    copy_as(runs, "shifted")
     (runs / "two-demo.txt").write_text("\n".join(both) + "\n")
-    for name in ("groove.jsonl", "oneshot.jsonl"):
-        shutil.copy(runs / f"here-{name}", runs / f"two-{name}")
-        shutil.copy(runs / f"here-{name}", runs / f"shifted-{name}")
     both[early] = re.sub(
         r"warmt\s+(\S+)", lambda m: f"warmt {float(m.group(1)) + 0.7:5.1f}", both[early]
     )
     (runs / "shifted-demo.txt").write_text("\n".join(both) + "\n")
-    done = subprocess.run(
-        [sys.executable, str(COMPARE), str(runs), "two", "shifted"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = compare(runs, "shifted", reference="two")
     assert done.returncode == 1, done.stderr
     assert f"demo ('early {heard.group(1)} ms', 'demo', 4)" in done.stderr, done.stderr
 

@@ -212,13 +212,13 @@ def _prepare_hit(hit: Hit) -> Rendered:
         return None, None, f"{type(exc).__name__}: {exc}"
 
 
-def _check_hit(hit: Hit) -> tuple[np.ndarray | None, str | None, str | None]:
-    """Worker for ``verify``: as ``_prepare_hit``, but hands back only the key of the
-    teacher's view: a check needs to know that the view could be made (``build``
-    would fail the hit otherwise), not its samples, and the views of a whole corpus
-    are about 2 GB to ship between processes."""
-    model_input, view, error = _prepare_hit(hit)
-    return model_input, None if view is None else view.key, error
+def _check_hit(hit: Hit) -> tuple[np.ndarray | None, None, str | None]:
+    """Worker for ``verify``: as ``_prepare_hit``, but hands back no teacher's view.
+    A check needs to know that the view could be made (``build`` would fail the hit
+    otherwise: the error says so), not the view itself, and the views of a whole
+    corpus are about 2 GB to ship between processes."""
+    model_input, _, error = _prepare_hit(hit)
+    return model_input, None, error
 
 
 def committed_entries(path: Path = COMMITTED) -> list[Entry]:
@@ -476,8 +476,8 @@ def verify(
     bar = progress_factory(len(wanted), "verifying")
     failed: set[int] = set()
     hits = [e.hit for e in wanted]
-    for i, key, error in render_all(hits, store, jobs, bar.update, _check_hit):
-        if error is not None or key is None:
+    for i, _, error in render_all(hits, store, jobs, bar.update, _check_hit):
+        if error is not None:
             failed.add(i)
     bar.close()
     store.flush()
