@@ -17,10 +17,10 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import soxr
-from scipy import signal
 
 from timbrecast.daemon.audiofile import Audio
 from timbrecast.trainer.sources import AUGMENTED, Hit
@@ -57,8 +57,16 @@ def _onset(x: np.ndarray, fraction: float) -> int:
     return int(np.argmax(level >= fraction * level.max()))
 
 
+def _signal() -> ModuleType:
+    """``scipy.signal``, imported when a copy is first rendered: the import takes over
+    a second, and every trainer command (``--help`` too) loads this module."""
+    from scipy import signal
+
+    return signal
+
+
 def _filter(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    return signal.sosfilt(sos, x, axis=0)
+    return _signal().sosfilt(sos, x, axis=0)
 
 
 def _pitch(x: np.ndarray, rate: int, rng: np.random.Generator, semitones: float) -> np.ndarray:
@@ -70,12 +78,12 @@ def _pitch(x: np.ndarray, rate: int, rng: np.random.Generator, semitones: float)
 def _lowpass(x: np.ndarray, rate: int, rng: np.random.Generator, cutoff_hz: float) -> np.ndarray:
     if cutoff_hz >= PASS_LIMIT * rate:
         return x
-    return _filter(x, signal.butter(2, cutoff_hz, "lowpass", fs=rate, output="sos"))
+    return _filter(x, _signal().butter(2, cutoff_hz, "lowpass", fs=rate, output="sos"))
 
 
 def _highpass(x: np.ndarray, rate: int, rng: np.random.Generator, cutoff_hz: float) -> np.ndarray:
     cutoff_hz = min(cutoff_hz, PASS_LIMIT * rate)
-    return _filter(x, signal.butter(2, cutoff_hz, "highpass", fs=rate, output="sos"))
+    return _filter(x, _signal().butter(2, cutoff_hz, "highpass", fs=rate, output="sos"))
 
 
 def _peak_eq(
@@ -125,10 +133,10 @@ def _reverb(
     envelope = np.exp(t * (-math.log(1000.0) / rt60_s))
     tail = rng.standard_normal((t.size, x.shape[1])) * envelope[:, None]
     if damping_hz < PASS_LIMIT * rate:
-        tail = _filter(tail, signal.butter(1, damping_hz, "lowpass", fs=rate, output="sos"))
+        tail = _filter(tail, _signal().butter(1, damping_hz, "lowpass", fs=rate, output="sos"))
     response = np.concatenate([np.zeros((round(predelay_s * rate), x.shape[1])), tail])
     response /= np.sqrt(np.sum(response**2, axis=0, keepdims=True))
-    wet = signal.fftconvolve(x, response, axes=0)
+    wet = _signal().fftconvolve(x, response, axes=0)
     dry = np.zeros_like(wet)
     dry[: x.shape[0]] = x
     return (1 - mix) * dry + mix * wet

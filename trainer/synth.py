@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from timbrecast.daemon.audiofile import Audio
 from timbrecast.trainer.sources import SYNTHETIC, Hit
@@ -151,7 +150,12 @@ def _osc(cycles: np.ndarray, triangle: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4096)
 def _sos(kind: str, edges: tuple[float, ...], sample_rate: int, order: int) -> np.ndarray:
-    """Butterworth sections; cached, as groove and corpus runs reuse few designs."""
+    """Butterworth sections; cached, as groove and corpus runs reuse few designs.
+
+    ``scipy.signal`` is imported here, not at the top: the import takes over a second,
+    and every trainer command loads this module through the corpus."""
+    from scipy import signal
+
     edge = edges if len(edges) > 1 else edges[0]
     return signal.butter(order, edge, kind, fs=sample_rate, output="sos")
 
@@ -170,7 +174,9 @@ def _band(x: np.ndarray, lo: float, hi: float, sample_rate: int, order: int = 2)
         sos = _sos("lowpass", (hi,), sample_rate, order)
     else:
         return x
-    return signal.sosfilt(sos, x)
+    from scipy.signal import sosfilt
+
+    return sosfilt(sos, x)
 
 
 def _body(v: Voice, t: np.ndarray, sample_rate: int) -> np.ndarray:
