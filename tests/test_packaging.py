@@ -93,7 +93,10 @@ def test_the_trainer_works_from_its_wheel(installed: Installed, tmp_path: Path) 
     trained = run([trainer, "train", "--epochs", "1"], installed, tmp_path)
     assert "best validation MAE" in trained.stderr
     assert (tmp_path / "runs" / "latest" / "model.keras").is_file()
-    exported = run([trainer, "export", "--tflite", "--out", "mine.tflite"], installed, tmp_path)
+    # One calibration draw: the six of the default cost 25 s here, and
+    # test_architectures scores several draws.
+    export = [trainer, "export", "--tflite", "--calibration-draws", "1", "--out", "mine.tflite"]
+    exported = run(export, installed, tmp_path)
     # The terminal shows the command's own lines, not TensorFlow's log or traced signatures.
     for said in (trained, exported):
         for noise in ("E0000", "I0000", "W0000", "TensorSpec", "oneDNN", "Warning"):
