@@ -14,11 +14,12 @@ Frames: the magnitude spectrum of a 12 ms Hann frame every 4 ms; the frame lasts
 ``learned`` (``daemon/activation.py``): a small network reads the log band
 energies of the last 16 frames and says how likely an attack entered the newest
 frame; an onset fires on the first frame whose activation reaches
-``activation`` (at once if it reaches ``SURE``, else when the next frame's does
-too: a flicker of noise lights up one frame, an attack several), once the
-activation has fallen to half of that since the last onset, while the frame is
-louder than the noise floor and no onset fired in the last ``min_interval``.
-Look-ahead: at most that one frame.
+``activation`` and that a neighbour confirms (a flicker of noise lights up one
+frame, an attack several): at once if it reaches ``SURE`` or the frame before
+reached ``CONFIRM`` of the threshold (the attack rose through two frames), else
+when the next frame reaches the threshold too; once the activation has fallen to
+half of that since the last onset, while the frame is louder than the noise floor
+and no onset fired in the last ``min_interval``. Look-ahead: at most that one frame.
 
 ``flux``: the spectrum compressed as ``log10(1 + GAMMA |X|)``, and its positive
 flux taken against a 3-bin maximum filter of the previous frame (SuperFlux's
@@ -68,8 +69,13 @@ ENVELOPE_S = 0.001
 #: hit must also be this far above the floor (-40 dBFS RMS at the default).
 STARTUP_MARGIN_DB = 30.0
 #: A learned activation this high fires at once; lower ones above the threshold
-#: wait for the next frame to agree.
+#: need a neighbour to agree.
 SURE = 0.95
+#: The frame before agrees at this fraction of the threshold: a soft note in a
+#: room often rises through one frame below the threshold to one frame above it,
+#: then falls back, and waiting for a second frame above lost it. Chosen on the
+#: validation kits (0.4-0.8 tried, 0.6 the best F; ``docs/benchmarks.md``).
+CONFIRM = 0.6
 #: The onset methods, the default first.
 METHODS = ("learned", "flux")
 
@@ -303,11 +309,13 @@ class _Learned:
             previous = self._previous[channel]
             self._previous[channel] = value
             # An attack lights up several frames, a flicker of noise one: a frame
-            # above the threshold fires at once only if the network is sure, else
-            # when the next frame confirms it (one hop of look-ahead), and the onset
-            # is placed from the first frame, as if it had fired there.
+            # above the threshold fires at once only if the network is sure or the
+            # frame before rose towards it, else when the next frame confirms it (one
+            # hop of look-ahead), and the onset is placed from the first frame above
+            # the threshold, as if it had fired there.
             armed = self._armed[channel]
-            fires = armed and value >= threshold and (value >= SURE or previous >= threshold)
+            agreed = value >= SURE or previous >= CONFIRM * threshold
+            fires = armed and value >= threshold and agreed
             if fires:
                 candidates.append((channel, value, int(previous >= threshold)))
             # Re-armed once the activation has fallen well below the threshold: one
