@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
-from scipy.signal import fftconvolve
 
 from timbrecast.daemon import audiofile, bundled
 from timbrecast.daemon.onset import METHODS, DetectorSettings, OnsetDetector
 from timbrecast.daemon.preprocess import attack_index, to_mono
+from timbrecast.trainer.grooves import room, room_tail
 
 RATE = 44_100
 LEAD_S = 0.3
@@ -126,23 +126,15 @@ def test_a_ghost_note_under_a_ringing_open_hat_is_heard(parity_dir: Path, method
     assert found == [pytest.approx(LEAD_S, abs=0.002), pytest.approx(ghost, abs=0.015)]
 
 
-def room(audio: np.ndarray, rt60_s: float, drr_db: float, seed: int) -> np.ndarray:
-    """``audio`` in a room as the benchmark's: the direct sound plus a decaying noise
-    tail (``rt60_s``) whose energy is ``drr_db`` below the direct sound's."""
-    t = np.arange(round(1.2 * rt60_s * RATE)) / RATE
-    tail = np.random.default_rng(seed).standard_normal(t.size) * np.exp(t * np.log(1e-3) / rt60_s)
-    tail *= 10 ** (-drr_db / 20) / np.sqrt(np.sum(tail**2))
-    wet = audio + fftconvolve(audio, tail)[: audio.size]
-    return (wet / np.abs(wet).max() * 0.9).astype(np.float32)
-
-
-@pytest.mark.parametrize("drr_db", [6.0, 0.0, -6.0])
+@pytest.mark.parametrize("drr_db", [6.0, 0.0])
 def test_soft_notes_in_a_reverberant_room_are_heard(parity_dir: Path, drr_db: float) -> None:
     """A backbeat with a ghost note 12 dB down (velocity 50 of 127 as the benchmark
-    plays it), 140 ms after each stroke, in a room with a 0.8 s RT60, from a close
-    mic (+6 dB direct-to-reverberant) to a room mic (-6 dB): every stroke and every
-    ghost note is a hit. (Flux loses a ghost note in the -6 dB room, and both
-    detectors lose ghost notes 16 dB down there: bench/onsets.py measures where.)"""
+    plays it), 140 ms after each stroke, in the benchmark's room (``grooves.room``:
+    a 0.8 s RT60 tail, drawn at 48 kHz, so 0.87 s at this test's 44.1 kHz), from a
+    close mic (+6 dB direct-to-reverberant) to between close and room mic (0 dB):
+    every stroke and every ghost note is a hit, for every draw of the tail tried.
+    (At -6 dB the outcome depends on the draw, for flux too: there a detector's
+    recall is a rate, which bench/onsets.py measures per condition.)"""
     snare, kick = sample(parity_dir, "Snare-Hard"), sample(parity_dir, "Kick-Softest")
     ghost = 10 ** (-12 / 20)
     notes = []
@@ -150,7 +142,9 @@ def test_soft_notes_in_a_reverberant_room_are_heard(parity_dir: Path, drr_db: fl
         start = LEAD_S + bar * 1.0
         notes += [(start, kick, 0.9), (start + 0.5, snare, 0.9), (start + 0.64, snare, ghost)]
     times = sorted(t for t, _, _ in notes)
-    found = onsets(room(play(notes, 4.0), 0.8, drr_db, seed=3), "learned")
+    tail = room_tail(0.8, drr_db, np.random.default_rng(3))
+    wet, _ = room(play(notes, 4.0), tail)
+    found = onsets(wet.astype(np.float32), "learned")
     assert found == [pytest.approx(t, abs=0.008) for t in times]
 
 
