@@ -314,8 +314,9 @@ class _Learned:
             # hop of look-ahead), and the onset is placed from the first frame above
             # the threshold, as if it had fired there.
             armed = self._armed[channel]
-            agreed = value >= SURE or previous >= CONFIRM * threshold
-            fires = armed and value >= threshold and agreed
+            fires = (
+                armed and value >= threshold and (value >= SURE or previous >= CONFIRM * threshold)
+            )
             if fires:
                 candidates.append((channel, value, int(previous >= threshold)))
             # Re-armed once the activation has fallen well below the threshold: one
