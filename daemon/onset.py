@@ -96,7 +96,7 @@ class DetectorSettings:
     threshold: float = 0.015
     floor_db: float = -70.0
     min_interval: float = 0.030
-    activation: float = 0.35
+    activation: float = 0.4
     method: str = METHODS[0]
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ into frames by the daemon's own ``onset.Framer`` and turned into features by
 ``activation.features``, so the network trains on what it will read.
 
 A frame is a target when an attack lies in its last ``TARGET_HOPS`` hops: the
-first frames that can see it, so the detector fires within 12 ms of the
+first frames that can see it, so the detector fires within 16 ms of the
 attack, looking at nothing after it. Training keeps every target frame, the
 frames around them (the hard negatives: a hit's own decay, a flam's stroke) and
 a share of the rest. A target may count in the loss by how audible its note is
@@ -60,7 +60,11 @@ from timbrecast.trainer.grooves import (
     pattern,
 )
 
-TARGET_HOPS = 3
+#: Four hops (16 ms): a soft note in a room gathers over more than one 12 ms frame,
+#: and a fourth target frame found more of them (docs/benchmarks.md, "Targets one
+#: hop longer"; three gave F 0.918 and live 0.816 on the validation kits, four
+#: 0.921 and 0.827).
+TARGET_HOPS = 4
 #: Frames this close to a target are kept as hard negatives.
 NEAR_FRAMES = 8
 #: Share of the other frames kept.

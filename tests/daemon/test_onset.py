@@ -149,7 +149,8 @@ def test_soft_notes_in_a_reverberant_room_are_heard(parity_dir: Path, drr_db: fl
 
 
 def test_an_attack_that_rises_through_one_frame_is_confirmed_by_it() -> None:
-    """The peak picking alone, on activations given frame by frame (threshold 0.35):
+    """The peak picking alone, on activations given frame by frame (the default
+    threshold):
     a lone frame above the threshold is a flicker, but one the frame before rose
     towards (to ``CONFIRM`` of the threshold) is a hit, at once; a frame the next
     one confirms is one too, placed from the first."""
@@ -166,7 +167,7 @@ def test_an_attack_that_rises_through_one_frame_is_confirmed_by_it() -> None:
             for _, _, back in learned.step(np.zeros((1, 1)), settings)
         ]
 
-    below = CONFIRM * 0.35
+    below = CONFIRM * DetectorSettings().activation
     assert picked([0.0, 0.1, 0.5, 0.1, 0.0]) == [], "a lone frame"
     assert picked([0.0, below + 0.01, 0.5, 0.1, 0.0]) == [(2, 0)], "rose through one frame"
     assert picked([0.0, below - 0.01, 0.5, 0.1, 0.0]) == [], "the frame before too low"
