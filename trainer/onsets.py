@@ -61,9 +61,9 @@ from timbrecast.trainer.grooves import (
 )
 
 #: Four hops (16 ms): a soft note in a room gathers over more than one 12 ms frame,
-#: and a fourth target frame found more of them (docs/benchmarks.md, "Targets one
-#: hop longer"; three gave F 0.918 and live 0.816 on the validation kits, four
-#: 0.921 and 0.827).
+#: and a fourth target frame found more of them (docs/benchmarks.md, "Onset
+#: detection: targets one hop longer"; three gave F 0.918 and live 0.816 on the
+#: validation kits, four 0.921 and 0.827).
 TARGET_HOPS = 4
 #: Frames this close to a target are kept as hard negatives.
 NEAR_FRAMES = 8

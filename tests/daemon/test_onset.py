@@ -150,10 +150,9 @@ def test_soft_notes_in_a_reverberant_room_are_heard(parity_dir: Path, drr_db: fl
 
 def test_an_attack_that_rises_through_one_frame_is_confirmed_by_it() -> None:
     """The peak picking alone, on activations given frame by frame (the default
-    threshold):
-    a lone frame above the threshold is a flicker, but one the frame before rose
-    towards (to ``CONFIRM`` of the threshold) is a hit, at once; a frame the next
-    one confirms is one too, placed from the first."""
+    threshold): a lone frame above the threshold is a flicker, but one the frame
+    before rose towards (to ``CONFIRM`` of the threshold) is a hit, at once; a frame
+    the next one confirms is one too, placed from the first."""
     from timbrecast.daemon.onset import CONFIRM, Framer, _Learned
 
     def picked(values: list[float]) -> list[tuple[int, int]]:
