@@ -94,3 +94,40 @@ def test_each_target_counts_by_how_audible_its_note_is() -> None:
     assert weights[targets == 0].min() == 1.0
     assert sorted(np.unique(weights[targets > 0])) == [0.0, 1.0, 2.5]
     assert (weights[targets > 0] == 0).sum() == TARGET_HOPS
+
+
+def test_the_exported_model_is_the_mean_of_its_networks(tmp_path) -> None:
+    """Two networks (untrained: the mean does not care) exported as one int8 model:
+    the daemon's runtime reads the mean of their activations, within int8 rounding,
+    and the contract records each network's training and the target frames."""
+    tf = pytest.importorskip("tensorflow")
+    from timbrecast.daemon.activation import Activation, ActivationContract
+    from timbrecast.daemon.onset import FRAME_S, HOP_S
+    from timbrecast.daemon.tflitemeta import metadata
+    from timbrecast.trainer.onsets import METADATA_NAME, export, network
+
+    rng = np.random.default_rng(0)
+    members = []
+    for seed in (0, 1):
+        tf.keras.utils.set_random_seed(seed)
+        members.append(network())
+    inputs = rng.normal(-3.0, 1.5, size=(600, ROWS, BANDS)).astype(np.float32)
+    each = [m.predict(inputs[500:], verbose=0).ravel() for m in members]
+    assert np.abs(each[0] - each[1]).mean() > 0.1  # either alone is far from the mean
+    scores = [{"best_epoch": 3, "validation_loss": 0.2}, {"best_epoch": 5, "validation_loss": 0.3}]
+    out = tmp_path / "onsets.tflite"
+    metrics = export(members, scores, OnsetTraining(), inputs[:500], inputs[500:], out)
+    assert metrics["best_epoch"] == [3, 5] and metrics["int8_vs_float_mae"] < 0.02
+    contract = ActivationContract.from_json(metadata(out.read_bytes())[METADATA_NAME])
+    assert contract.training_data["target_hops"] == TARGET_HOPS
+    assert contract.training_data["settings"]["members"] == OnsetTraining().members
+    framer = Framer(RATE)
+    activation = Activation(RATE, framer.frame, FRAME_S, HOP_S, out, channels=100)
+    read = np.array(activation.invoke(inputs[500:]))
+    assert np.abs(read - (each[0] + each[1]) / 2).mean() < 0.02
+
+
+def test_each_network_trains_on_its_own_grooves() -> None:
+    settings = OnsetTraining(seed=7, members=3)
+    assert [settings.member(i).seed for i in range(3)] == [7, 8, 9]
+    assert {settings.member(i).members for i in range(3)} == {1}

@@ -13,28 +13,25 @@ from timbrecast.trainer.commands.common import add_drum_machines, drum_machines
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Render grooves of the training kits, train, export int8 with its contract."""
-    from timbrecast.trainer.onsets import OnsetTraining, render_sets, train
+    from timbrecast.trainer.onsets import OnsetTraining, train
 
     settings = OnsetTraining(
         grooves=args.grooves,
         validation_grooves=args.validation_grooves,
         epochs=args.epochs,
         seed=args.seed,
+        members=args.members,
         inaudible_db=args.inaudible_db,
         weak_weight=args.weak_weight,
     )
-    train_set, validation = render_sets(settings, drum_machines(args))
-    print(
-        f"{len(train_set.targets)} training windows ({int(train_set.targets.sum())} targets), "
-        f"{len(validation.targets)} validation windows",
-        file=sys.stderr,
-    )
     with quiet.tensorflow_output(args.verbose, stdout=False):
-        metrics = train(settings, train_set, validation, args.out)
+        metrics = train(settings, drum_machines(args), args.out)
+    epochs = ", ".join(map(str, metrics["best_epoch"]))
+    losses = ", ".join(map(str, metrics["validation_loss"]))
     print(
-        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB, int8): best epoch "
-        f"{metrics['best_epoch']}, validation loss {metrics['validation_loss']}, int8 against "
-        f"float {metrics['int8_vs_float_mae']} mean activation difference",
+        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB, int8, "
+        f"{settings.members} network(s) averaged): best epoch {epochs}, validation loss "
+        f"{losses}, int8 against float {metrics['int8_vs_float_mae']} mean activation difference",
         file=sys.stderr,
     )
     return exitcodes.OK
@@ -67,7 +64,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--validation-grooves", type=int, default=40, help="validation grooves (default 40)"
     )
     train.add_argument("--epochs", type=int, default=20, help="default 20; the best one is kept")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--seed", type=int, default=0, help="the first network's; the next ones take the next"
+    )
+    train.add_argument(
+        "--members",
+        type=int,
+        default=2,
+        choices=range(1, 9),
+        metavar="N",
+        help="networks (1-8) to train, each on its own grooves, shipped averaged as one "
+        "model (default 2: better than one on the validation kits, the detector 5 %% "
+        "dearer: docs/benchmarks.md; 1 halves the training time)",
+    )
     train.add_argument(
         "--inaudible-db",
         type=float,
