@@ -74,6 +74,9 @@ def convert(model: tf.keras.Model, quantize: str, calibration: np.ndarray | None
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # Per-channel dense weights make FULLY_CONNECTED version 12, which
+        # tflite-runtime 2.14 (the last wheel older boards have) refuses to load.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     return bytes(converter.convert())
 
 

@@ -32,7 +32,8 @@ def test_the_bundled_onset_model_carries_the_features_it_reads() -> None:
     contract = shipped()
     contract.check(FRAME_S, HOP_S)
     assert contract.model_id.startswith("onsets-int8-")
-    assert contract.metrics["int8_vs_float_mae"] < 0.02
+    assert contract.metrics["export_vs_float_mae"] < 0.02
+    assert contract.training_data["quantization"] == "dynamic"
 
 
 @pytest.mark.parametrize(

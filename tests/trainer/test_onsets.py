@@ -97,9 +97,10 @@ def test_each_target_counts_by_how_audible_its_note_is() -> None:
 
 
 def test_the_exported_model_is_the_mean_of_its_networks(tmp_path) -> None:
-    """Two networks (untrained: the mean does not care) exported as one int8 model:
-    the daemon's runtime reads the mean of their activations, within int8 rounding,
-    and the contract records each network's training and the target frames."""
+    """Two networks (untrained: the mean does not care) exported as one model with
+    int8 weights: the daemon's runtime reads the mean of their activations, within
+    the weights' rounding, and the contract records each network's training, the
+    target frames and the export."""
     tf = pytest.importorskip("tensorflow")
     from timbrecast.daemon.activation import Activation, ActivationContract
     from timbrecast.daemon.onset import FRAME_S, HOP_S
@@ -116,10 +117,11 @@ def test_the_exported_model_is_the_mean_of_its_networks(tmp_path) -> None:
     assert np.abs(each[0] - each[1]).mean() > 0.1  # either alone is far from the mean
     scores = [{"best_epoch": 3, "validation_loss": 0.2}, {"best_epoch": 5, "validation_loss": 0.3}]
     out = tmp_path / "onsets.tflite"
-    metrics = export(members, scores, OnsetTraining(), inputs[:500], inputs[500:], out)
-    assert metrics["best_epoch"] == [3, 5] and metrics["int8_vs_float_mae"] < 0.02
+    metrics = export(members, scores, OnsetTraining(), inputs[500:], out)
+    assert metrics["best_epoch"] == [3, 5] and metrics["export_vs_float_mae"] < 0.02
     contract = ActivationContract.from_json(metadata(out.read_bytes())[METADATA_NAME])
     assert contract.training_data["target_hops"] == TARGET_HOPS
+    assert contract.training_data["quantization"] == "dynamic"
     assert contract.training_data["settings"]["members"] == OnsetTraining().members
     framer = Framer(RATE)
     activation = Activation(RATE, framer.frame, FRAME_S, HOP_S, out, channels=100)
