@@ -80,7 +80,7 @@ CONDITION_WEIGHTS = {"clean": 1, "noise": 1, "room": 3, "quiet": 1, "live": 3}
 TOLERANCE = 0.02
 #: int8 weights, float activations (TFLite's dynamic-range export). Full-integer
 #: int8 put the 120 dB of log band energies on 0.5 dB steps and cost live rooms
-#: 0.003 F and every condition precision on the validation kits; this export
+#: 0.003 F, and rooms 0.015 precision, on the validation kits; this export
 #: differs from float 5 times less, is as small, and costs about the same per call
 #: here (docs/benchmarks.md, "Onset detection: int8 weights, float activations").
 QUANTIZATION = "dynamic"
