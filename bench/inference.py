@@ -1,12 +1,15 @@
-"""Time per hit: the int8 model, the float model and the teacher, on the same clips.
+"""Time per hit: a network's exports (int8, dynamic-range, float) and the teacher, on
+the same clips.
 
-All three run in this one process on the same clips (the 40 teacher-parity
-one-shots by default), one clip at a time as the daemon does for a single hit:
-the models through the daemon's own runtime layer with one thread, the teacher
-through ``timbrecast.trainer.teacher``. Prints median and p99 per clip and the
-ratios against the int8 model, which is the reference run.
+All run in this one process on the same clips (the 40 teacher-parity one-shots by
+default), one clip at a time as the daemon does for a single hit: the models
+through the daemon's own runtime layer with one thread, the teacher through
+``timbrecast.trainer.teacher``. Prints median and p99 per clip and the ratios
+against the first export given (int8, else dynamic-range), the reference run.
 
     python bench/inference.py --int8 model-int8.tflite --float model-float.tflite
+    python bench/inference.py --int8 int8.tflite --dynamic daemon/models/seven-filters-int8.tflite \
+        --float float.tflite --no-teacher
 
 ``--batch`` asks another question: what a backlog of k hits costs (a roll, hits
 on several channels at once, a folder tagged), for the shipped model and the
@@ -71,6 +74,9 @@ def backlogs(clips: np.ndarray, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--int8", type=Path, help="the int8 export")
+    parser.add_argument(
+        "--dynamic", type=Path, help="the dynamic-range export (int8 weights, float activations)"
+    )
     parser.add_argument("--float", type=Path, help="the float export")
     parser.add_argument("--batch", action="store_true", help="backlogs of 1-8 hits instead")
     parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
@@ -86,10 +92,15 @@ def main() -> None:
     if args.batch:
         backlogs(batch, args.repeats * 10)
         return
-    if args.int8 is None or args.float is None:
-        parser.error("--int8 and --float are needed (or --batch)")
+    exports = [
+        (name, path)
+        for name, path in (("int8", args.int8), ("dynamic", args.dynamic), ("float", args.float))
+        if path is not None
+    ]
+    if args.float is None or len(exports) < 2:
+        parser.error("--float and --int8 or --dynamic are needed (or --batch)")
     rows = []
-    for name, path in (("int8", args.int8), ("float", args.float)):
+    for name, path in exports:
         model = Model(path, threads=1)
         rows.append(
             (
@@ -103,12 +114,12 @@ def main() -> None:
         rows.append(("teacher (timbral_models 0.4.0)", timings(label, batch, 1)))
     reference = float(np.median(rows[0][1]))
     print(f"{len(batch)} clips from {args.clips}")
-    print(f"{'':34} {'median ms':>10} {'p99 ms':>10} {'x int8':>8}")
+    print(f"{'':34} {'median ms':>10} {'p99 ms':>10} {'x ' + exports[0][0]:>9}")
     for name, seconds in rows:
         median = float(np.median(seconds))
         print(
             f"{name:34} {median * 1e3:10.3f} {np.percentile(seconds, 99) * 1e3:10.3f} "
-            f"{median / reference:8.1f}"
+            f"{median / reference:9.2f}"
         )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from timbrecast.daemon import activation, runtime, selftest
 from timbrecast.daemon.activation import ActivationContract
 from timbrecast.daemon.contract import ModelContract, ModelContractError
-from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata
+from timbrecast.daemon.tflitemeta import METADATA_NAME, metadata, read_contract
 from timbrecast.trainer import architectures
 from timbrecast.trainer.heard import LABELS, OLD_LABELS
 from timbrecast.trainer.split import Split
@@ -152,7 +152,82 @@ def with_self_test(tflite: bytes) -> bytes:
 
 
 class ExportError(ValueError):
-    """The export would ship a worse model than the one trained; the message says how much."""
+    """The export would ship a worse model than the one trained, or cannot read the model
+    it was given; the message says which."""
+
+
+def keras_of(tflite: bytes) -> tf.keras.Model:
+    """An exported seed-architecture model's network back in Keras, its weights the
+    ones it shipped (int8 ones dequantised). The bundled models' Keras files are not
+    in the package, and a CPU where float kernels beat int8 ones (XNNPACK on x86)
+    wants the dynamic-range export of the same network: re-exported from here, its
+    weights are the shipped int8 ones, so nothing is retrained and nothing moves
+    beyond the activations' int8 rounding, which the new export no longer does.
+
+    The seed architectures only: their weights are all Conv1D and Dense, which the
+    converter writes as CONV_2D and FULLY_CONNECTED in graph order; the early nets'
+    and the mel-cnn's spectra, and batch norm folded into a convolution, are not
+    undone here."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    contract = read_contract(tflite)
+    if contract.architecture not in architectures.SEED_PARAMETERS:
+        raise ExportError(
+            f"re-exporting a .tflite works for the seed architectures "
+            f"({', '.join(architectures.SEED_PARAMETERS)}), not {contract.architecture}: "
+            "export its Keras model"
+        )
+    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    tensors, buffers = graph.subgraphs[0].tensors, graph.buffers
+    numpy_type = {
+        schema.TensorType.INT8: np.int8,
+        schema.TensorType.INT32: np.int32,
+        schema.TensorType.FLOAT32: np.float32,
+    }
+
+    def weight(index: int) -> np.ndarray:
+        tensor = tensors[index]
+        data = buffers[tensor.buffer].data
+        if data is None or tensor.type not in numpy_type:
+            raise ExportError(f"tensor {tensor.name!r} holds no int8, int32 or float32 weights")
+        values = np.frombuffer(bytes(data), numpy_type[tensor.type]).reshape(tensor.shape)
+        quantised = tensor.quantization
+        if tensor.type == schema.TensorType.FLOAT32 or quantised is None or quantised.scale is None:
+            return values.astype(np.float32)
+        shape = [1] * values.ndim
+        if len(quantised.scale) > 1:
+            shape[quantised.quantizedDimension] = -1
+        scale = np.asarray(quantised.scale, np.float64).reshape(shape)
+        zero = np.asarray(quantised.zeroPoint, np.float64).reshape(shape)
+        return ((values - zero) * scale).astype(np.float32)
+
+    found: dict[str, list[list[np.ndarray]]] = {"CONV_2D": [], "FULLY_CONNECTED": []}
+    for op in graph.subgraphs[0].operators:
+        name = codes.get(graph.operatorCodes[op.opcodeIndex].builtinCode)
+        if name in found:
+            found[name].append([weight(op.inputs[1]), weight(op.inputs[2])])
+    keras = architectures.build(contract.architecture)
+    convolutions, dense = iter(found["CONV_2D"]), iter(found["FULLY_CONNECTED"])
+    import tensorflow as tf
+
+    try:
+        for layer in keras.layers:
+            if isinstance(layer, tf.keras.layers.Conv1D):
+                kernel, bias = next(convolutions)
+                # CONV_2D's filter is (out, 1, kernel, in); Conv1D's (kernel, in, out).
+                layer.set_weights([kernel[:, 0].transpose(1, 2, 0), bias])
+            elif isinstance(layer, tf.keras.layers.Dense):
+                kernel, bias = next(dense)
+                layer.set_weights([kernel.T, bias])
+    except (StopIteration, ValueError) as exc:
+        raise ExportError(
+            f"the model's weights do not fit {contract.architecture} ({exc})"
+        ) from exc
+    if next(convolutions, None) is not None or next(dense, None) is not None:
+        raise ExportError(f"the model has more weights than {contract.architecture}")
+    return keras
 
 
 def export(
@@ -180,14 +255,26 @@ def export(
     from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import inputs
 
-    keras = architectures.load(model_path)
+    source = read_contract(model_path.read_bytes()) if model_path.suffix == ".tflite" else None
+    keras = keras_of(model_path.read_bytes()) if source else architectures.load(model_path)
     length = int(keras.input_shape[1])
     early_ms = early_ms_of(length)
     parts = load_split(store, split)
+    missing = [side for side in ("train", "validation") if side not in parts]
+    if missing:
+        raise ExportError(
+            f"the corpus in {store} has no labelled {' or '.join(missing)} clips to check "
+            "the export on (build one: trainer dataset build)"
+        )
     train, validation = parts["train"], parts["validation"]
     validation_inputs = inputs(validation.clips, early_ms)
 
     labels = LABELS if all(e.heard for e in train.entries) else OLD_LABELS
+    trained_on = (
+        {**source.training_data, "weights_of": source.model_id}
+        if source
+        else {"train": train.summary(), "validation": validation.summary(), "labels": labels}
+    )
 
     def contract(raw: bytes, kind: str, scores: dict) -> ModelContract:
         return ModelContract(
@@ -199,11 +286,7 @@ def export(
             input_length=length,
             preprocess_version=PREPROCESS_VERSION,
             early_ms=early_ms,
-            training_data={
-                "train": train.summary(),
-                "validation": validation.summary(),
-                "labels": labels,
-            },
+            training_data=trained_on,
             metrics=scores,
         )
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import script
 from timbrecast.daemon import runtime
-from timbrecast.daemon.contract import LABEL_SCALE
+from timbrecast.daemon.contract import LABEL_SCALE, ModelContractError
 from timbrecast.daemon.inference import Model
 from timbrecast.trainer import augment, corpus, hydrogen, synth
 from timbrecast.trainer.architectures import ARCHITECTURES, SEED_PARAMETERS, build
@@ -89,6 +89,36 @@ def test_train_export_and_run_in_the_daemon(store: Path, tmp_path: Path) -> None
     got = model.predict(clips)
     assert np.abs(got - expected).mean() < 3.0, "int8 outputs do not follow the Keras model"
     assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.95
+
+    again = tmp_path / "small-float.tflite"
+    assert "none" in export(out, again, "none", store, 0.05, split)
+    redone = Model(again)
+    assert redone.contract.metrics["quantize"] == "none"
+    assert redone.contract.training_data["weights_of"] == model.contract.model_id
+    assert redone.contract.training_data["labels"] == LABELS
+    from timbrecast.trainer.export import keras_of
+
+    read_back = keras_of(out.read_bytes())
+    steps = []
+    for trained, back in zip(keras.layers, read_back.layers, strict=True):
+        for original, dequantised in zip(trained.get_weights(), back.get_weights(), strict=True):
+            step = np.abs(original).max(axis=tuple(range(original.ndim - 1))) / 127
+            steps.append(np.abs(original - dequantised).max() / step.max())
+    assert len(steps) == 4 and max(steps) < 1.0, "the weights read back are not the int8 ones"
+    # Same weights, activations no longer rounded: closer to the Keras model than int8.
+    assert np.abs(redone.predict(clips) - expected).mean() < np.abs(got - expected).mean()
+    # A dynamic-range export of these weights lands on a defect of the builtin hybrid
+    # FULLY_CONNECTED kernel of some runtimes (a dense layer of 18,662 inputs): its
+    # self-test must then be refused, never made from the wrong kernel's outputs.
+    try:
+        export(out, tmp_path / "small-dynamic.tflite", "dynamic", store, 0.05, split)
+    except ModelContractError as exc:
+        assert "builtin kernels and XNNPACK disagree" in str(exc)
+        assert not (tmp_path / "small-dynamic.tflite").exists()
+    else:
+        dynamic = Model(tmp_path / "small-dynamic.tflite")
+        assert dynamic.verdict is not None and dynamic.verdict.xnnpack
+        assert np.abs(dynamic.predict(clips) - expected).mean() < np.abs(got - expected).mean()
 
 
 def test_an_early_model_trains_exports_and_carries_its_n(store: Path, tmp_path: Path) -> None:
@@ -274,6 +304,21 @@ def test_the_trainer_loads_without_scipy_signal_or_tensorflow() -> None:
     assert not modules & {"scipy.signal", "tensorflow", "keras"}
 
 
+def test_export_without_validation_clips_says_so(store: Path, tmp_path: Path, capsys) -> None:
+    """The 24-clip corpus has no kit the default split holds out for validation: the
+    export has nothing to check itself on (this was a KeyError)."""
+    from timbrecast.daemon import bundled
+    from timbrecast.daemon.exitcodes import DATA
+    from timbrecast.trainer import cli
+
+    model, out = str(bundled.model()), tmp_path / "again.tflite"
+    argv = ["export", "--tflite", model, "--quantize", "dynamic", "--out", str(out)]
+    assert cli.main([*argv, "--store", str(store)]) == DATA
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no labelled validation clips" in err
+    assert not out.exists()
+
+
 def test_export_wants_at_least_one_calibration_draw(tmp_path: Path, capsys) -> None:
     from timbrecast.daemon.exitcodes import CONFIG
     from timbrecast.trainer import cli
@@ -283,6 +328,22 @@ def test_export_wants_at_least_one_calibration_draw(tmp_path: Path, capsys) -> N
     argv = ["export", "--tflite", str(model), "--out", str(tmp_path / "m.tflite")]
     assert cli.main([*argv, "--calibration-draws", "0"]) == CONFIG
     assert "--calibration-draws 0: at least 1" in capsys.readouterr().err
+
+
+def test_a_tflite_other_than_a_seed_architecture_is_refused_for_export(
+    tmp_path: Path, capsys
+) -> None:
+    """Re-export reads weights back by op order, which only the seed nets' layers fit."""
+    from timbrecast.daemon import bundled
+    from timbrecast.daemon.exitcodes import DATA
+    from timbrecast.trainer import cli
+
+    early = str(bundled.model(bundled.EARLY_10MS_MODEL))
+    argv = ["export", "--tflite", early, "--quantize", "dynamic", "--out", str(tmp_path / "x")]
+    assert cli.main([*argv, "--store", str(tmp_path)]) == DATA
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed architectures" in err and "not early" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_an_architecture_with_early_ms_is_refused_not_ignored(tmp_path: Path) -> None:

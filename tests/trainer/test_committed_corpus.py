@@ -110,6 +110,24 @@ def test_committed_corpus_renders_to_its_hashes_and_the_card_holds(
             for name, value in zip(DESCRIPTORS, measured.mae, strict=True):
                 assert value == pytest.approx(card[name], abs=6e-5), f"{prefix}{subset}, {name}"
             assert measured.overall["mae"] == pytest.approx(card["all seven"], abs=6e-5)
+    # The default model is its own weights exported again (the card's command, run on
+    # the shipped file): the same converted graph, so the same model id. And the
+    # README's full-integer export of it, from the command line.
+    from timbrecast.daemon.inference import Model
+    from timbrecast.trainer import cli
+    from timbrecast.trainer.export import export
+
+    again, int8 = tmp_path / "again.tflite", tmp_path / "int8.tflite"
+    export(bundled.model(), again, "dynamic", tmp_path, 0.005)
+    shipped = Model(bundled.model())
+    assert Model(again).model_id == shipped.model_id
+    argv = ["export", "--tflite", str(bundled.model()), "--quantize", "int8", "--out", str(int8)]
+    assert cli.main([*argv, "--store", str(tmp_path), "--calibration-draws", "1"]) == 0
+    full = Model(int8)
+    assert full.contract.metrics["quantize"] == "int8"
+    assert full.contract.training_data["weights_of"] == shipped.model_id
+    clips = test.real().clips
+    assert abs(full.predict(clips) - shipped.predict(clips)).mean() < 2.5, "points apart"
     if result.absent:
         pytest.skip(
             f"checked the Debian kits' figures; the rest need {DRUM_MACHINES} "

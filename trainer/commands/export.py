@@ -15,6 +15,7 @@ from timbrecast.trainer.export import CALIBRATION_CLIPS, CALIBRATION_DRAWS
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Keras -> .tflite with its contract; refuses a quantisation that costs accuracy."""
+    from timbrecast.daemon.contract import ModelContractError
     from timbrecast.trainer.export import ExportError, export
 
     if not args.model.exists():
@@ -34,6 +35,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"trainer: export refused: {exc}", file=sys.stderr)
         return exitcodes.DATA
+    except ModelContractError as exc:
+        print(f"trainer: {args.model}: {exc}", file=sys.stderr)
+        return exitcodes.DATA
     print(report, file=sys.stderr)
     return exitcodes.OK
 
@@ -45,7 +49,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Convert to TFLite (full-integer int8 by default, calibrated on training "
         "clips), embed the contract, and check the quantised model against the float one on "
         "the validation kits: export fails if it is worse by more than --tolerance.",
-        epilog="example: trainer export --tflite --out model.tflite",
+        epilog="examples:\n  trainer export --tflite --out model.tflite\n"
+        "  trainer export --tflite daemon/models/seven-filters-int8.tflite --quantize int8 "
+        "--out int8.tflite\n    (the default model, whose weights are int8 and activations "
+        "float,\n    as full-integer int8: for a board whose integer kernels are faster)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument(
         "--tflite",
@@ -59,10 +67,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         nargs="?",
         default=RUNS / "latest" / "model.keras",
         metavar="MODEL",
-        help="default runs/latest/model.keras",
+        help="a trained Keras model (default runs/latest/model.keras), or an exported "
+        ".tflite of a seed architecture, whose weights (int8 ones dequantised) are "
+        "exported again: the bundled model with other quantisation, no Keras file needed",
     )
     export.add_argument(
-        "--quantize", choices=["int8", "float16", "dynamic", "none"], default="int8"
+        "--quantize",
+        choices=["int8", "float16", "dynamic", "none"],
+        default="int8",
+        help="int8 (default): int8 weights and activations, fastest where the runtime's "
+        "integer kernels are; dynamic: int8 weights, float activations (the bundled "
+        "default model; on x86 faster and closer to float); float16; none: float32",
     )
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--store", type=Path, default=default_store(), help="built corpus")
