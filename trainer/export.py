@@ -160,14 +160,16 @@ def keras_of(tflite: bytes) -> tf.keras.Model:
     """An exported seed-architecture model's network back in Keras, its weights the
     ones it shipped (int8 ones dequantised). The bundled models' Keras files are not
     in the package, and a CPU where float kernels beat int8 ones (XNNPACK on x86)
-    wants the dynamic-range export of the same network: re-exported from here, its
-    weights are the shipped int8 ones, so nothing is retrained and nothing moves
-    beyond the activations' int8 rounding, which the new export no longer does.
+    wants the dynamic-range export of the same network, a board with fast integer
+    kernels perhaps the full-integer one: exported again from here, the weights are
+    the shipped ones (int8 weights quantise back to the same integers), so nothing
+    is retrained and only the activations' arithmetic changes.
 
     The seed architectures only: their weights are all Conv1D and Dense, which the
     converter writes as CONV_2D and FULLY_CONNECTED in graph order; the early nets'
     and the mel-cnn's spectra, and batch norm folded into a convolution, are not
     undone here."""
+    import tensorflow as tf
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -188,6 +190,8 @@ def keras_of(tflite: bytes) -> tf.keras.Model:
     }
 
     def weight(index: int) -> np.ndarray:
+        if index < 0:
+            raise ExportError("a convolution or dense layer without a bias")
         tensor = tensors[index]
         data = buffers[tensor.buffer].data
         if data is None or tensor.type not in numpy_type:
@@ -208,10 +212,11 @@ def keras_of(tflite: bytes) -> tf.keras.Model:
         name = codes.get(graph.operatorCodes[op.opcodeIndex].builtinCode)
         if name in found:
             found[name].append([weight(op.inputs[1]), weight(op.inputs[2])])
+    # Keras names layers by a per-process counter, and the names go into the converted
+    # graph: built after other models, the same weights would hash to another model id.
+    tf.keras.backend.clear_session()
     keras = architectures.build(contract.architecture)
     convolutions, dense = iter(found["CONV_2D"]), iter(found["FULLY_CONNECTED"])
-    import tensorflow as tf
-
     try:
         for layer in keras.layers:
             if isinstance(layer, tf.keras.layers.Conv1D):
