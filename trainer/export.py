@@ -260,8 +260,9 @@ def export(
     from timbrecast.trainer.dataset import load_split
     from timbrecast.trainer.train import inputs
 
-    source = read_contract(model_path.read_bytes()) if model_path.suffix == ".tflite" else None
-    keras = keras_of(model_path.read_bytes()) if source else architectures.load(model_path)
+    exported = model_path.read_bytes() if model_path.suffix == ".tflite" else None
+    source = read_contract(exported) if exported else None
+    keras = keras_of(exported) if exported else architectures.load(model_path)
     length = int(keras.input_shape[1])
     early_ms = early_ms_of(length)
     parts = load_split(store, split)
