@@ -31,6 +31,13 @@ SUMMARY = re.compile(r"played (\d+) samples .*median ([\d.]+) ms, p95 ([\d.]+) m
 
 
 def sink() -> tuple[str, str]:
+    """A fresh null sink (name, module) on the PulseAudio server, started if needed."""
+    if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
+        subprocess.run(
+            ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit"],
+            check=True,
+        )
+        time.sleep(1.0)
     name = f"tcbench_{uuid.uuid4().hex[:8]}"
     module = subprocess.run(
         ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
@@ -95,12 +102,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes of the demo per setting")
     parser.add_argument("--block", type=int, default=512, help="the matcher's --block (frames)")
     args = parser.parse_args()
-    if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
-        subprocess.run(
-            ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit"],
-            check=True,
-        )
-        time.sleep(1.0)
     demo = next((ROOT / "daemon" / "demo").glob("*.flac"))
     with tempfile.TemporaryDirectory() as scratch:
         library = Path(scratch) / "library.jsonl"

@@ -36,6 +36,7 @@ CPU = max(os.sched_getaffinity(0))
             [str(PARITY), "--limit", "3", "--jobs", "1", "--reference", str(EARLY)],
             "| early-int8-",
         ),
+        ("capture.py", ["--block", "256", "--silence", "2", "--repeat", "1"], "| 256 | demo x 1 |"),
         ("label_gap.py", [str(PARITY), "--files", "1", "--jobs", "1"], "| resampling it to 16"),
         ("inference.py", ["--batch", "--repeats", "1"], "| early 10 ms | 8 |"),
         (
