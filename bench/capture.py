@@ -101,7 +101,7 @@ def measure(block: int, sink: str, demo: Path, silence: float, repeat: int) -> l
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.setsockopt(zmq.RCVHWM, 100_000)
     sub.connect(endpoint)
-    counting: list[Row] = []
+    rows: list[Row] = []
     done = threading.Event()
 
     def drain() -> None:
@@ -112,9 +112,9 @@ def measure(block: int, sink: str, demo: Path, silence: float, repeat: int) -> l
                 event = decode(sub.recv_multipart())
             except ProtocolError:
                 continue
-            if not counting:
+            if not rows:
                 continue
-            row = counting[-1]
+            row = rows[-1]
             if isinstance(event, Onset):
                 row.events["onsets"] += 1
             elif isinstance(event, Timbre) and not event.provisional:
@@ -124,7 +124,6 @@ def measure(block: int, sink: str, demo: Path, silence: float, repeat: int) -> l
 
     listener = threading.Thread(target=drain, name="subscriber")
     listener.start()
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "capture.toml"
         config.write_text(f"[input]\nblock = {block}\n")
@@ -143,7 +142,7 @@ def measure(block: int, sink: str, demo: Path, silence: float, repeat: int) -> l
                 raise SystemExit(f"the daemon exited: {daemon.communicate()[1][-2000:]}")
             for condition in ("silence", f"demo x {repeat}"):
                 row = Row(block, condition, 0.0, {})
-                counting.append(row)
+                rows.append(row)  # the subscriber counts into the newest row
                 before, started = by_thread(daemon.pid), time.monotonic()
                 if condition == "silence":
                     time.sleep(silence)
@@ -154,7 +153,6 @@ def measure(block: int, sink: str, demo: Path, silence: float, repeat: int) -> l
                 row.seconds = time.monotonic() - started
                 after = by_thread(daemon.pid)
                 row.threads = {k: after[k] - before.get(k, 0.0) for k in after}
-                rows.append(row)
         finally:
             daemon.terminate()
             daemon.communicate(timeout=30)
